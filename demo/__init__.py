@@ -1,0 +1,1 @@
+"""Demo chat applications for channelstream (Pyramid and Flask backends)."""
