@@ -1,0 +1,30 @@
+"""channelstream: a friendly, scalable real-time server for web applications.
+
+Nothing here imports Pyramid or gevent at module level: ``pserve`` imports our server runner
+(``channelstream.server``) before the application, and the runner must monkey-patch before
+Pyramid's thread-locals exist.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
+    from pyramid.router import Router
+
+__version__ = "1.0.0"
+
+
+def includeme(config: Configurator) -> None:
+    """``config.include("channelstream")``: the whole wiring of the add-on."""
+    from channelstream.app import configure
+
+    configure(config)
+
+
+def main(global_config: dict[str, Any], **settings: Any) -> Router:
+    """The paste ``app_factory``: channelstream as the whole application."""
+    from channelstream.app import make_app
+
+    return make_app(settings)

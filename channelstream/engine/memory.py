@@ -1,0 +1,410 @@
+"""The embedded engine: everything in this process's memory, envelopes handed straight to
+the local hub. No method yields to another greenlet, so each call is atomic without a lock."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import uuid
+from typing import Any
+
+from channelstream import jsonenc
+from channelstream.engine.base import (
+    Deliver,
+    Engine,
+    Envelope,
+    JoinResult,
+    LeaveResult,
+    Replay,
+    Stream,
+)
+from channelstream.model.channel import ChannelConfig
+from channelstream.model.connection import Connection, Position
+from channelstream.model.event import Event
+from channelstream.model.user import StateValue, User
+from channelstream.settings import Settings
+
+EDITABLE_KEYS = ("message", "user", "timestamp", "edited")
+
+
+class StreamLog:
+    """One stream's offsets and its catch-up window."""
+
+    __slots__ = ("epoch", "events", "floor", "offset")
+
+    def __init__(self, size: int) -> None:
+        # A fresh epoch per log: offsets from an earlier life of the stream mean nothing.
+        self.epoch = uuid.uuid4().hex[:12]
+        self.offset = 0
+        # Every offset <= floor has left the window; a resume from below it has a gap.
+        self.floor = 0
+        self.events: collections.deque[Event] = collections.deque(maxlen=size)
+
+    def stamp(self, payload: dict[str, Any]) -> None:
+        self.offset += 1
+        payload["offset"] = self.offset
+        payload["epoch"] = self.epoch
+
+    def position(self) -> Position:
+        return (self.epoch, self.offset)
+
+    def keep(self, event: Event) -> None:
+        if self.events.maxlen and len(self.events) == self.events.maxlen:
+            self.floor = self.events[0].offset
+        self.events.append(event)
+
+    def after(self, offset: int) -> list[Event]:
+        found = []
+        for event in reversed(self.events):
+            if event.offset <= offset:
+                break
+            found.append(event)
+        found.reverse()
+        return found
+
+    def replace(self, uuid_: str, change: Any) -> bool:
+        for index, event in enumerate(self.events):
+            if event.uuid == uuid_ and event.type == "message":
+                replacement = change(event)
+                if replacement is None:
+                    del self.events[index]
+                else:
+                    self.events[index] = replacement
+                return True
+        return False
+
+
+@dataclasses.dataclass(slots=True)
+class ChannelRecord:
+    name: str
+    config: ChannelConfig
+    log: StreamLog
+    created: float
+    last_active: float
+    uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # username -> conn_ids: presence is per user, connections are counted per user.
+    members: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+
+
+class MemoryEngine(Engine):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.users: dict[str, User] = {}
+        self.user_logs: dict[str, StreamLog] = {}
+        self.connections: dict[str, Connection] = {}
+        self.channels: dict[str, ChannelRecord] = {}
+        self.unique_messages = 0
+        self._deliver: Deliver | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def stop(self) -> None:
+        self._deliver = None
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": True, "engine": "memory"}
+
+    # -- users -----------------------------------------------------------------------
+    def upsert_user(
+        self,
+        username: str,
+        *,
+        now: float,
+        fresh_state: dict[str, StateValue] | None = None,
+        changes: dict[str, StateValue] | None = None,
+        public_keys: list[str] | None = None,
+        create: bool = True,
+    ) -> tuple[User, list[dict[str, Any]]] | None:
+        user = self.users.get(username)
+        if user is None:
+            if not create:
+                return None
+            user = User(username, dict(fresh_state or {}))
+            self.users[username] = user
+        if public_keys is not None:
+            user.public_keys = list(public_keys)
+        changed = user.merge_state(changes or {})
+        user.last_active = now
+        return user.copy(), changed
+
+    def get_user(self, username: str) -> User | None:
+        user = self.users.get(username)
+        return user.copy() if user else None
+
+    def list_users(self) -> list[User]:
+        return [user.copy() for user in self.users.values()]
+
+    def collect_users(self, idle_before: float) -> list[str]:
+        busy = {conn.username for conn in self.connections.values()}
+        gone = [
+            name
+            for name, user in self.users.items()
+            if name not in busy and user.last_active < idle_before
+        ]
+        for name in gone:
+            del self.users[name]
+            self.user_logs.pop(name, None)
+        return gone
+
+    # -- connections -----------------------------------------------------------------
+    def add_connection(self, conn_id: str, username: str, now: float) -> Connection:
+        conn = self.connections.get(conn_id)
+        if conn is None:
+            conn = Connection(conn_id, username, last_active=now)
+            conn.positions[None] = self._user_log(username).position()
+            self.connections[conn_id] = conn
+        else:
+            conn.last_active = now
+            conn.disconnected = False
+        return conn.copy()
+
+    def get_connection(self, conn_id: str) -> Connection | None:
+        conn = self.connections.get(conn_id)
+        return conn.copy() if conn else None
+
+    def list_connections(self) -> list[Connection]:
+        return [conn.copy() for conn in self.connections.values()]
+
+    def touch_connection(self, conn_id: str, now: float) -> None:
+        conn = self.connections.get(conn_id)
+        if conn is not None:
+            conn.last_active = now
+            user = self.users.get(conn.username)
+            if user is not None:
+                user.last_active = now
+
+    def touch_connections(self, conn_ids: list[str], now: float) -> None:
+        for conn_id in conn_ids:
+            self.touch_connection(conn_id, now)
+
+    def mark_disconnected(self, conn_id: str) -> bool:
+        conn = self.connections.get(conn_id)
+        if conn is None:
+            return False
+        conn.disconnected = True
+        return True
+
+    def save_positions(self, conn_id: str, positions: dict[str | None, Position]) -> None:
+        conn = self.connections.get(conn_id)
+        if conn is not None:
+            conn.positions.update(positions)
+
+    def collectable_connections(self, idle_before: float) -> list[str]:
+        return [
+            conn.conn_id
+            for conn in self.connections.values()
+            if conn.disconnected or conn.last_active < idle_before
+        ]
+
+    def remove_connection(self, conn_id: str) -> Connection | None:
+        return self.connections.pop(conn_id, None)
+
+    # -- channels --------------------------------------------------------------------
+    def ensure_channel(
+        self, name: str, config: dict[str, Any] | None, now: float
+    ) -> tuple[ChannelConfig, bool]:
+        channel = self.channels.get(name)
+        if channel is not None:
+            return channel.config, False
+        channel = ChannelRecord(
+            name=name,
+            config=self._bounded(ChannelConfig().updated(config)),
+            log=StreamLog(self.settings.catchup_size),
+            created=now,
+            last_active=now,
+        )
+        self.channels[name] = channel
+        return channel.config, True
+
+    def configure_channel(self, name: str, changes: dict[str, Any], now: float) -> ChannelConfig:
+        config, created = self.ensure_channel(name, changes, now)
+        if not created:
+            channel = self.channels[name]
+            channel.config = self._bounded(channel.config.updated(changes))
+            del channel.history[: max(0, len(channel.history) - channel.config.history_size)]
+            config = channel.config
+        return config
+
+    def _bounded(self, config: ChannelConfig) -> ChannelConfig:
+        if config.history_size > self.settings.max_history_size:
+            return dataclasses.replace(config, history_size=self.settings.max_history_size)
+        return config
+
+    def channel_config(self, name: str) -> ChannelConfig | None:
+        channel = self.channels.get(name)
+        return channel.config if channel else None
+
+    def channel_names(self) -> list[str]:
+        return list(self.channels)
+
+    def channel_info(
+        self, name: str, *, include_history: bool, include_users: bool
+    ) -> dict[str, Any] | None:
+        channel = self.channels.get(name)
+        if channel is None:
+            return None
+        users = sorted(channel.members) if include_users else []
+        return {
+            "uuid": channel.uuid,
+            "name": channel.name,
+            "long_name": channel.name,
+            "settings": channel.config.as_dict(),
+            "history": [dict(item) for item in channel.history] if include_history else [],
+            "last_active": jsonenc.utc_now_iso(channel.last_active),
+            "total_connections": sum(len(conns) for conns in channel.members.values()),
+            "total_users": len(users),
+            "users": users,
+            # Beyond 0.7: where the channel's stream stands, for clients that resume.
+            "epoch": channel.log.epoch,
+            "offset": channel.log.offset,
+        }
+
+    def channel_users(self, name: str) -> list[str]:
+        channel = self.channels.get(name)
+        return sorted(channel.members) if channel else []
+
+    def join_channel(self, name: str, conn_id: str, username: str, now: float) -> JoinResult:
+        channel = self.channels[name]
+        channel.last_active = now
+        conns = channel.members.setdefault(username, set())
+        first = not conns
+        joined = conn_id not in conns
+        conns.add(conn_id)
+        position = channel.log.position()
+        conn = self.connections.get(conn_id)
+        if conn is not None and joined:
+            conn.channels.add(name)
+            conn.positions[name] = position
+        return JoinResult(joined=joined, first_for_user=first and joined, position=position)
+
+    def leave_channel(self, name: str, conn_id: str, username: str, now: float) -> LeaveResult:
+        conn = self.connections.get(conn_id)
+        if conn is not None:
+            conn.channels.discard(name)
+        channel = self.channels.get(name)
+        if channel is None:
+            return LeaveResult(left=False, last_for_user=False)
+        conns = channel.members.get(username)
+        if not conns or conn_id not in conns:
+            return LeaveResult(left=False, last_for_user=False)
+        conns.discard(conn_id)
+        channel.last_active = now
+        if not conns:
+            del channel.members[username]
+            return LeaveResult(left=True, last_for_user=True)
+        return LeaveResult(left=True, last_for_user=False)
+
+    def collect_channels(self, idle_before: float) -> list[str]:
+        gone = [
+            name
+            for name, channel in self.channels.items()
+            if not channel.members and channel.last_active < idle_before
+        ]
+        for name in gone:
+            del self.channels[name]
+        return gone
+
+    # -- streams ---------------------------------------------------------------------
+    def _user_log(self, username: str) -> StreamLog:
+        log = self.user_logs.get(username)
+        if log is None:
+            log = self.user_logs[username] = StreamLog(self.settings.catchup_size)
+        return log
+
+    def _log(self, stream: Stream) -> StreamLog | None:
+        kind, name = stream
+        if kind == "direct":
+            return self._user_log(name)
+        channel = self.channels.get(name)
+        return channel.log if channel else None
+
+    def publish(self, event: Event, *, now: float, history: bool = False) -> Event | None:
+        if event.channel is not None:
+            channel = self.channels.get(event.channel)
+            if channel is None:
+                return None
+            channel.last_active = now
+            channel.log.stamp(event.payload)
+            stamped = Event(
+                event.payload,
+                channel=event.channel,
+                pm_users=event.pm_users,
+                exclude_users=event.exclude_users,
+            )
+            if channel.config.store_frames:
+                channel.log.keep(stamped)
+            if history and channel.config.store_history and channel.config.history_size:
+                channel.history.append(event.payload)
+                del channel.history[: max(0, len(channel.history) - channel.config.history_size)]
+        else:
+            assert event.direct_to is not None
+            log = self._user_log(event.direct_to)
+            log.stamp(event.payload)
+            stamped = Event(event.payload, channel=None, direct_to=event.direct_to)
+            log.keep(stamped)
+        if event.type == "message":
+            self.unique_messages += 1
+        self._hand_over(stamped)
+        return stamped
+
+    def broadcast(self, envelope: Envelope) -> None:
+        self._hand_over(envelope)
+
+    def _hand_over(self, envelope: Envelope) -> None:
+        if self._deliver is not None:
+            self._deliver(envelope)
+
+    def edit_message(self, stream: Stream, uuid: str, changes: dict[str, Any]) -> bool:
+        edits = {key: changes[key] for key in EDITABLE_KEYS if key in changes}
+        found = False
+        if stream[0] == "channel":
+            channel = self.channels.get(stream[1])
+            for item in channel.history if channel else []:
+                if item.get("uuid") == uuid:
+                    item.update(edits)
+                    found = True
+        log = self._log(stream)
+        if log is not None:
+            found = (
+                log.replace(uuid, lambda event: event.with_payload({**event.payload, **edits}))
+                or found
+            )
+        return found
+
+    def delete_message(self, stream: Stream, uuid: str) -> bool:
+        found = False
+        if stream[0] == "channel":
+            channel = self.channels.get(stream[1])
+            if channel is not None:
+                before = len(channel.history)
+                channel.history[:] = [m for m in channel.history if m.get("uuid") != uuid]
+                found = len(channel.history) != before
+        log = self._log(stream)
+        if log is not None:
+            found = log.replace(uuid, lambda event: None) or found
+        return found
+
+    def replay(self, stream: Stream, after: Position | None) -> Replay:
+        log = self._log(stream)
+        if log is None:
+            return Replay(events=[], position=("", 0))
+        position = log.position()
+        if after is None:
+            return Replay(events=[], position=position)
+        epoch, offset = after
+        if epoch != log.epoch:
+            return Replay(events=list(log.events), position=position, gap="epoch")
+        if offset < log.floor:
+            return Replay(events=list(log.events), position=position, gap="window")
+        return Replay(events=log.after(offset), position=position)
+
+    def position(self, stream: Stream) -> Position:
+        log = self._log(stream)
+        return log.position() if log else ("", 0)
+
+    # -- figures ---------------------------------------------------------------------
+    def counters(self) -> dict[str, int]:
+        return {"total_unique_messages": self.unique_messages}

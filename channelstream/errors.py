@@ -1,0 +1,71 @@
+"""Every error channelstream raises on purpose, each carrying its HTTP status.
+
+ChannelstreamError
+├── ConfigurationError        bad settings: the server refuses to start
+└── RequestError (4xx)        one exception view turns these into JSON answers
+    ├── BadRequest            400: malformed JSON, wrong top-level type, bad query
+    ├── SignatureMissing      403: no signature on a server API call
+    ├── BadSignature          401: bad, garbled or expired signature
+    ├── Forbidden             403: caller's address not allowed
+    ├── NotFound              404: unknown connection, channel or user
+    ├── PayloadTooLarge       413: body over max_body_size
+    └── ValidationFailed      422: marshmallow said no; body is {field: [messages]}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChannelstreamError(Exception):
+    """Base of everything channelstream raises on purpose."""
+
+
+class ConfigurationError(ChannelstreamError):
+    """The settings cannot work; raised at startup, never while serving."""
+
+
+class RequestError(ChannelstreamError):
+    status = 400
+
+    def __init__(self, body: Any) -> None:
+        super().__init__(body)
+        self.body = body
+
+    @classmethod
+    def with_status(cls, status: int, body: Any) -> RequestError:
+        error = cls(body)
+        error.status = status
+        return error
+
+
+class BadRequest(RequestError):
+    status = 400
+
+
+class SignatureMissing(RequestError):
+    status = 403
+
+
+class BadSignature(RequestError):
+    status = 401
+
+    def __init__(self) -> None:
+        # 0.7.1's exact body: existing backends may match on it.
+        super().__init__({"request": "Bad Signature"})
+
+
+class Forbidden(RequestError):
+    status = 403
+
+
+class NotFound(RequestError):
+    status = 404
+
+
+class PayloadTooLarge(RequestError):
+    status = 413
+
+
+class ValidationFailed(RequestError):
+    status = 422

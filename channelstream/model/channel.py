@@ -1,0 +1,32 @@
+"""A channel's configuration and the information the API reports about a channel."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    # Defaults are 0.7.1's; backends rely on them.
+    notify_presence: bool = False
+    store_history: bool = False
+    history_size: int = 10
+    broadcast_presence_with_user_lists: bool = False
+    notify_state: bool = False
+    store_frames: bool = True
+
+    def updated(self, changes: Mapping[str, Any] | None) -> ChannelConfig:
+        """A copy with the given keys changed; unknown keys and None values are ignored."""
+        if not changes:
+            return self
+        known = {
+            field.name: changes[field.name]
+            for field in dataclasses.fields(self)
+            if changes.get(field.name) is not None
+        }
+        return dataclasses.replace(self, **known)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,107 @@
+"""A published event: the payload clients receive, kept apart from its delivery rules.
+
+The payload is encoded to JSON once per publish (``body``); the realtime layer frames it once
+for WebSocket clients and keeps that frame in ``ws_frame``. Every recipient gets the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channelstream import jsonenc
+
+
+class Event:
+    """One entry of a stream: a channel's log or a user's direct stream."""
+
+    __slots__ = (
+        "_body",
+        "channel",
+        "direct_to",
+        "epoch",
+        "exclude_users",
+        "offset",
+        "payload",
+        "pm_users",
+        "ws_frame",
+    )
+
+    def __init__(
+        self,
+        payload: dict[str, Any],
+        *,
+        channel: str | None,
+        direct_to: str | None = None,
+        pm_users: frozenset[str] = frozenset(),
+        exclude_users: frozenset[str] = frozenset(),
+        body: bytes | None = None,
+    ) -> None:
+        self.payload = payload
+        self.channel = channel
+        # For a direct message: the user whose direct stream holds this copy.
+        self.direct_to = direct_to
+        self.offset: int = payload.get("offset", 0)
+        self.epoch: str = payload.get("epoch", "")
+        # Delivery rules: never part of the payload.
+        self.pm_users = pm_users
+        self.exclude_users = exclude_users
+        self._body = body
+        # Filled by realtime.frames on first use: the same bytes go to every socket.
+        self.ws_frame: bytes | None = None
+
+    @property
+    def type(self) -> str:
+        return str(self.payload.get("type"))
+
+    @property
+    def uuid(self) -> str | None:
+        return self.payload.get("uuid")
+
+    @property
+    def body(self) -> bytes:
+        """The live JSON encoding of the payload, made once."""
+        if self._body is None:
+            self._body = jsonenc.dumps(self.payload)
+        return self._body
+
+    def replayed(self) -> bytes:
+        """The encoding sent on catch-up: the same payload with ``catchup: true``."""
+        return jsonenc.dumps({**self.payload, "catchup": True})
+
+    def reaches(self, username: str) -> bool:
+        """Whether the delivery rules let this event reach the user (exclusion wins)."""
+        if username in self.exclude_users:
+            return False
+        return not self.pm_users or username in self.pm_users
+
+    def with_payload(self, payload: dict[str, Any]) -> Event:
+        return Event(
+            payload,
+            channel=self.channel,
+            direct_to=self.direct_to,
+            pm_users=self.pm_users,
+            exclude_users=self.exclude_users,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """A JSON-able form for engines that carry events between nodes."""
+        return {
+            "payload": self.payload,
+            "channel": self.channel,
+            "direct_to": self.direct_to,
+            "pm_users": sorted(self.pm_users),
+            "exclude_users": sorted(self.exclude_users),
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Event:
+        return cls(
+            data["payload"],
+            channel=data["channel"],
+            direct_to=data.get("direct_to"),
+            pm_users=frozenset(data.get("pm_users") or ()),
+            exclude_users=frozenset(data.get("exclude_users") or ()),
+        )
+
+    def __repr__(self) -> str:
+        return f"<Event {self.type} {self.channel or self.direct_to}#{self.offset}>"

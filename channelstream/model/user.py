@@ -1,0 +1,36 @@
+"""A user's state: a flat dict of simple values, some of whose keys are public."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+StateValue = str | int | float | bool | None
+
+
+@dataclasses.dataclass(slots=True)
+class User:
+    username: str
+    state: dict[str, StateValue] = dataclasses.field(default_factory=dict)
+    public_keys: list[str] = dataclasses.field(default_factory=list)
+    last_active: float = 0.0
+
+    @property
+    def public_state(self) -> dict[str, StateValue]:
+        return {key: value for key, value in self.state.items() if key in self.public_keys}
+
+    def merge_state(self, changes: Mapping[str, StateValue]) -> list[dict[str, Any]]:
+        """Apply changes; answer the ones that changed a value, as 0.7 reported them."""
+        changed = []
+        for key, value in changes.items():
+            if key not in self.state or self.state[key] != value:
+                self.state[key] = value
+                changed.append({"key": key, "value": value})
+        return changed
+
+    def public_changes(self, changed: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [item for item in changed if item["key"] in self.public_keys]
+
+    def copy(self) -> User:
+        return User(self.username, dict(self.state), list(self.public_keys), self.last_active)

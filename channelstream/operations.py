@@ -1,0 +1,319 @@
+"""Use cases: what each API call does, in terms of the engine. Every function takes the
+state as its first argument and never reads the global one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from channelstream import jsonenc
+from channelstream.engine.base import (
+    Disconnected,
+    Stream,
+    Subscribed,
+    Unsubscribed,
+    channel_stream,
+    direct_stream,
+)
+from channelstream.errors import ValidationFailed
+from channelstream.model.connection import Connection
+from channelstream.model.event import Event
+from channelstream.model.user import StateValue, User
+
+if TYPE_CHECKING:
+    from channelstream.state import State
+
+log = logging.getLogger(__name__)
+
+# Delivery rules travel beside a message, never inside what clients receive.
+DELIVERY_KEYS = ("pm_users", "exclude_users", "no_history")
+
+
+# -- connections and channels --------------------------------------------------------
+def connect(
+    state: State,
+    *,
+    username: str,
+    conn_id: str | None,
+    channels: list[str],
+    channel_configs: dict[str, dict[str, Any]],
+    fresh_user_state: dict[str, StateValue],
+    user_state: dict[str, StateValue],
+    state_public_keys: list[str] | None,
+) -> tuple[Connection, User]:
+    now = state.clock()
+    found = state.engine.upsert_user(
+        username,
+        now=now,
+        fresh_state=fresh_user_state,
+        changes=user_state,
+        public_keys=state_public_keys,
+    )
+    assert found is not None
+    user = found[0]
+    conn_id = conn_id or state.new_id()
+    existing = state.engine.get_connection(conn_id)
+    if existing is not None and existing.username != username:
+        raise ValidationFailed({"conn_id": ["Connection belongs to another user."]})
+    conn = state.engine.add_connection(conn_id, username, now)
+    _join(state, conn, channels, channel_configs, now)
+    refreshed = state.engine.get_connection(conn_id)
+    log.info("connected %s as %s", username, conn_id)
+    return refreshed or conn, user
+
+
+def subscribe(
+    state: State, conn: Connection, channels: list[str], channel_configs: dict[str, Any]
+) -> list[str]:
+    return _join(state, conn, channels, channel_configs, state.clock())
+
+
+def _join(
+    state: State,
+    conn: Connection,
+    channels: Iterable[str],
+    channel_configs: dict[str, Any],
+    now: float,
+) -> list[str]:
+    joined: list[str] = []
+    positions = {}
+    for name in sorted(set(channels)):
+        config, _ = state.engine.ensure_channel(name, channel_configs.get(name), now)
+        result = state.engine.join_channel(name, conn.conn_id, conn.username, now)
+        if not result.joined:
+            continue
+        joined.append(name)
+        positions[name] = result.position
+        if result.first_for_user and config.notify_presence:
+            _presence(state, name, conn.username, "joined", now, config)
+    if positions:
+        state.engine.broadcast(Subscribed(conn.conn_id, positions))
+    return joined
+
+
+def unsubscribe(state: State, conn: Connection, channels: list[str]) -> list[str]:
+    return _leave(state, conn, channels, state.clock())
+
+
+def _leave(state: State, conn: Connection, channels: Iterable[str], now: float) -> list[str]:
+    left = []
+    for name in sorted(set(channels)):
+        result = state.engine.leave_channel(name, conn.conn_id, conn.username, now)
+        if not result.left:
+            continue
+        left.append(name)
+        config = state.engine.channel_config(name)
+        if result.last_for_user and config is not None and config.notify_presence:
+            _presence(state, name, conn.username, "parted", now, config)
+    if left:
+        state.engine.broadcast(Unsubscribed(conn.conn_id, tuple(left)))
+    return left
+
+
+def _presence(
+    state: State, channel: str, username: str, action: str, now: float, config: Any
+) -> None:
+    users: list[dict[str, Any]] = []
+    if config.broadcast_presence_with_user_lists:
+        for name in state.engine.channel_users(channel):
+            member = state.engine.get_user(name)
+            users.append({"user": name, "state": member.public_state if member else {}})
+    joined_state = None
+    if action == "joined":
+        user = state.engine.get_user(username)
+        joined_state = user.public_state if user else {}
+    payload = {
+        "uuid": state.new_id(),
+        "type": "presence",
+        "user": username,
+        "users": users,
+        "timestamp": jsonenc.utc_now_iso(now),
+        "channel": channel,
+        "message": {"action": action},
+        "state": joined_state,
+        "catchup": False,
+    }
+    # 0.7: presence is never sent to the user it is about.
+    event = Event(payload, channel=channel, exclude_users=frozenset({username}))
+    state.engine.publish(event, now=now)
+
+
+def disconnect(state: State, conn_id: str) -> bool:
+    """Mark for collection; the next garbage-collection pass closes and removes it."""
+    return state.engine.mark_disconnected(conn_id)
+
+
+def collect_connection(state: State, conn_id: str) -> None:
+    conn = state.engine.get_connection(conn_id)
+    if conn is None:
+        return
+    now = state.clock()
+    _leave(state, conn, conn.channels, now)
+    state.engine.remove_connection(conn_id)
+    state.engine.broadcast(Disconnected(conn_id))
+    log.info("collected connection %s of %s", conn_id, conn.username)
+
+
+def collect_idle_connections(state: State) -> int:
+    cutoff = state.clock() - state.settings.gc_conns_after
+    gone = state.engine.collectable_connections(cutoff)
+    for conn_id in gone:
+        collect_connection(state, conn_id)
+    return len(gone)
+
+
+def collect_idle_users_and_channels(state: State) -> tuple[int, int]:
+    now = state.clock()
+    users = state.engine.collect_users(now - state.settings.gc_users_after)
+    channels = state.engine.collect_channels(now - state.settings.gc_channels_after)
+    return len(users), len(channels)
+
+
+def set_channel_configs(state: State, configs: dict[str, dict[str, Any]]) -> list[str]:
+    now = state.clock()
+    for name, config in configs.items():
+        state.engine.configure_channel(name, config, now)
+    return list(configs)
+
+
+# -- user state ----------------------------------------------------------------------
+def set_user_state(
+    state: State,
+    username: str,
+    changes: dict[str, StateValue],
+    public_keys: list[str] | None,
+) -> tuple[User, list[dict[str, Any]]]:
+    now = state.clock()
+    found = state.engine.upsert_user(
+        username, now=now, changes=changes, public_keys=public_keys, create=False
+    )
+    if found is None:
+        raise ValidationFailed({"user": ["User not found."]})
+    user, changed = found
+    public_changed = user.public_changes(changed)
+    if changed:
+        for name in _user_channels(state, username):
+            config = state.engine.channel_config(name)
+            if config is None or not config.notify_state:
+                continue
+            payload = {
+                "uuid": state.new_id(),
+                "type": "user_state_change",
+                "user": username,
+                "timestamp": jsonenc.utc_now_iso(now),
+                "catchup": False,
+                "channel": name,
+                "message": {"state": user.public_state, "changed": public_changed},
+            }
+            state.engine.publish(Event(payload, channel=name), now=now)
+    return user, changed
+
+
+def _user_channels(state: State, username: str) -> list[str]:
+    names: set[str] = set()
+    for conn in state.engine.list_connections():
+        if conn.username == username:
+            names.update(conn.channels)
+    return sorted(names)
+
+
+# -- messages ------------------------------------------------------------------------
+def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Publish validated messages in order; answer them as 0.7 did, defaults filled."""
+    answers = []
+    for message in messages:
+        message.update(type="message", catchup=False, edited=None)
+        payload = {k: v for k, v in message.items() if k not in DELIVERY_KEYS}
+        stamped = _route(state, payload, message, history=not message["no_history"])
+        if stamped is not None:
+            message.update(offset=stamped.offset, epoch=stamped.epoch)
+        answers.append(message)
+    return answers
+
+
+def edit_messages(state: State, edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for edit in edits:
+        changes = {k: v for k, v in edit.items() if k not in DELIVERY_KEYS}
+        for stream in _streams(edit):
+            state.engine.edit_message(stream, edit["uuid"], changes)
+        payload = {**changes, "type": "message:edit", "catchup": False}
+        _route(state, payload, edit)
+    return edits
+
+
+def delete_messages(state: State, deletes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for delete in deletes:
+        for stream in _streams(delete):
+            state.engine.delete_message(stream, delete["uuid"])
+        payload = {
+            "uuid": delete["uuid"],
+            "channel": delete.get("channel"),
+            "type": "message:delete",
+            "catchup": False,
+        }
+        _route(state, payload, delete)
+    return deletes
+
+
+def _streams(item: dict[str, Any]) -> list[Stream]:
+    """The streams that hold copies of an addressed message."""
+    if item.get("channel"):
+        return [channel_stream(item["channel"])]
+    return [direct_stream(username) for username in item.get("pm_users") or ()]
+
+
+def _route(
+    state: State, payload: dict[str, Any], rules: dict[str, Any], history: bool = False
+) -> Event | None:
+    """One path for every published item: a channel event, or one direct event per user."""
+    now = state.clock()
+    pm_users = frozenset(rules.get("pm_users") or ())
+    exclude = frozenset(rules.get("exclude_users") or ())
+    if rules.get("channel"):
+        event = Event(payload, channel=rules["channel"], pm_users=pm_users, exclude_users=exclude)
+        return state.engine.publish(event, now=now, history=history)
+    stamped = None
+    for username in sorted(pm_users - exclude):
+        if state.engine.get_user(username) is None:
+            continue
+        # Each recipient's stream numbers its own copy.
+        event = Event(dict(payload), channel=None, direct_to=username)
+        stamped = state.engine.publish(event, now=now)
+    return stamped
+
+
+# -- information ---------------------------------------------------------------------
+def channels_info(
+    state: State,
+    channels: Iterable[str] | None,
+    *,
+    include_history: bool = True,
+    include_users: bool = True,
+    exclude_channels: Iterable[str] = (),
+    return_public_state: bool = False,
+) -> dict[str, Any]:
+    names = state.engine.channel_names() if channels is None else channels
+    excluded = set(exclude_channels)
+    result: dict[str, Any] = {"channels": {}, "users": []}
+    listed: set[str] = set()
+    for name in names:
+        if name in excluded:
+            continue
+        info = state.engine.channel_info(
+            name, include_history=include_history, include_users=include_users
+        )
+        if info is None:
+            continue
+        result["channels"][name] = info
+        listed.update(info["users"])
+    for username in sorted(listed):
+        user = state.engine.get_user(username)
+        if user is not None:
+            result["users"].append(
+                {
+                    "user": username,
+                    "state": user.public_state if return_public_state else user.state,
+                }
+            )
+    return result

@@ -1,0 +1,103 @@
+"""Attaching a transport to a connection: catch-up first, then live, nothing lost or doubled.
+
+The transport is registered with the hub before the replay is read, and the hub holds live
+events until the replay is sent; the offsets then drop whatever the replay already covered.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from channelstream import jsonenc
+from channelstream.engine.base import channel_stream, direct_stream
+from channelstream.errors import BadRequest
+from channelstream.hub import DIRECT, LocalConnection, Transport
+from channelstream.model.connection import Position
+
+if TYPE_CHECKING:
+    from channelstream.state import State
+
+Resume = dict[str | None, Position]
+
+
+def parse_resume(text: str | None) -> Resume:
+    """The `resume` query parameter: {"channels": {name: [epoch, offset]}, "direct": [...]}."""
+    if not text:
+        return {}
+    try:
+        data = jsonenc.loads(text)
+    except ValueError:
+        raise BadRequest({"resume": ["Not valid JSON."]}) from None
+    if not isinstance(data, dict):
+        raise BadRequest({"resume": ["Must be an object."]})
+    resume: Resume = {}
+    channels = data.get("channels") or {}
+    if not isinstance(channels, dict):
+        raise BadRequest({"resume": {"channels": ["Must be an object."]}})
+    for name, position in channels.items():
+        resume[name] = _position(position, ("channels", name))
+    if data.get("direct") is not None:
+        resume[DIRECT] = _position(data["direct"], ("direct",))
+    return resume
+
+
+def _position(value: Any, where: tuple[str, ...]) -> Position:
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+        and value[1] >= 0
+    ):
+        return (value[0], value[1])
+    raise BadRequest({"resume": {".".join(where): ["Must be [epoch, offset]."]}})
+
+
+def attach(
+    state: State, conn_id: str, transport: Transport, resume: Resume
+) -> LocalConnection | None:
+    """Register the transport and send it what the connection missed; None if unknown."""
+    conn = state.engine.get_connection(conn_id)
+    if conn is None:
+        return None
+    positions = dict(conn.positions)
+    asked = {key for key in resume if key is DIRECT or key in conn.channels}
+    positions.update({key: resume[key] for key in asked})
+    local = state.hub.attach(conn.conn_id, conn.username, conn.channels, positions, transport)
+    try:
+        bodies: list[bytes] = []
+        for key in [*sorted(conn.channels), DIRECT]:
+            stream = direct_stream(conn.username) if key is DIRECT else channel_stream(key)
+            replay = state.engine.replay(stream, positions.get(key))
+            events = [event for event in replay.events if event.reaches(conn.username)]
+            if replay.gap and key in asked:
+                bodies.append(
+                    jsonenc.dumps(
+                        {
+                            "type": "gap",
+                            "channel": key,
+                            "epoch": replay.position[0],
+                            "offset": replay.position[1],
+                            "reason": replay.gap,
+                        }
+                    )
+                )
+            for index, event in enumerate(events):
+                if index == 0 and replay.gap and key not in asked:
+                    bodies.append(jsonenc.dumps({**event.payload, "catchup": True, "gap": True}))
+                else:
+                    bodies.append(event.replayed())
+            local.positions[key] = replay.position
+        if bodies:
+            transport.send_bodies(bodies)
+    finally:
+        state.hub.release(local)
+    state.engine.touch_connection(conn_id, state.clock())
+    return local
+
+
+def detach(state: State, local: LocalConnection) -> None:
+    positions = state.hub.detach(local)
+    state.engine.save_positions(local.conn_id, positions)
+    state.engine.touch_connection(local.conn_id, state.clock())

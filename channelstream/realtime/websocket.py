@@ -1,0 +1,240 @@
+"""One WebSocket session: a reader loop in the handler's greenlet and a single write path.
+
+Writes never wait for a slow client: a frame goes straight to the OS socket with a
+non-blocking send, and only what the kernel would not take is queued for this session's one
+writer greenlet. Once something is queued, everything after it queues too, so order holds;
+queued message bodies are joined into one frame (0.7 frames are JSON arrays). Past
+``max_queued_bytes`` the client is too slow to keep: it is closed with 4008 and will resume.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from wsproto.connection import Connection as WSConnection
+from wsproto.connection import ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+from wsproto.utilities import ProtocolError
+
+from channelstream.model.event import Event
+from channelstream.realtime.frames import (
+    HEARTBEAT_FRAME,
+    event_frame,
+    json_array,
+    text_frame,
+)
+
+log = logging.getLogger(__name__)
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_TOO_BIG = 1009
+CLOSE_PING_TIMEOUT = 1011
+CLOSE_SLOW_CONSUMER = 4008
+
+# One read's worth; a larger message arrives over several reads.
+READ_SIZE = 65536
+
+
+class WebSocketSession:
+    __slots__ = (
+        "_bodies",
+        "_clock",
+        "_message_size",
+        "_queued",
+        "_raw_queue",
+        "_send_now",
+        "_writer",
+        "closed",
+        "conn_id",
+        "last_seen",
+        "max_message",
+        "max_queued",
+        "on_activity",
+        "sock",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        sock: Any,
+        *,
+        conn_id: str,
+        max_message: int,
+        max_queued: int,
+        clock: Callable[[], float],
+        leftover: bytes = b"",
+    ) -> None:
+        self.sock = sock
+        # gevent's socket wraps the OS socket, which gevent keeps non-blocking: its send
+        # answers at once with what the kernel took (measured 1.2-1.3x faster than sendall).
+        self._send_now = getattr(sock, "_sock", sock).send
+        self.ws = WSConnection(ConnectionType.SERVER)
+        if leftover:
+            self.ws.receive_data(leftover)
+        self.conn_id = conn_id
+        self.max_message = max_message
+        self.max_queued = max_queued
+        self._clock = clock
+        self.last_seen = clock()
+        self.closed = False
+        # Bytes the kernel has not taken yet, in order, then bodies waiting to be framed.
+        self._raw_queue: collections.deque[bytes | memoryview] = collections.deque()
+        self._bodies: list[bytes] = []
+        self._queued = 0
+        self._writer: gevent.Greenlet | None = None
+        self._message_size = 0
+        self.on_activity: Callable[[], None] | None = None
+
+    # -- the hub's side (never blocks) -----------------------------------------------
+    def send_event(self, event: Event) -> None:
+        if self._writer is not None:
+            self._queue_body(event.body)
+        else:
+            self._write(event_frame(event))
+
+    def send_bodies(self, bodies: list[bytes]) -> None:
+        if self._writer is not None:
+            for body in bodies:
+                self._queue_body(body)
+        else:
+            self._write(text_frame(json_array(bodies)))
+
+    def heartbeat(self, now: float, ping_timeout: float) -> bool:
+        """Send `[]` and a ping; False (and closed) when the client stopped answering."""
+        if self.closed:
+            return False
+        if now - self.last_seen > ping_timeout:
+            self.close(CLOSE_PING_TIMEOUT, "ping timeout")
+            return False
+        if self._writer is None:
+            # Data is already flowing when something is queued; no heartbeat needed then.
+            self._write(HEARTBEAT_FRAME + self.ws.send(Ping(b"cs")))
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._raw_queue.clear()
+        self._bodies.clear()
+        try:
+            if self.ws.state is ConnectionState.OPEN:
+                self._send_now(self.ws.send(CloseConnection(code=code, reason=reason)))
+        except (OSError, ProtocolError):
+            pass
+        self._shutdown()
+
+    # -- writing ---------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self._writer is not None:
+            self._queue_raw(data)
+            return
+        try:
+            sent = self._send_now(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._abort()
+            return
+        if sent < len(data):
+            self._queue_raw(memoryview(data)[sent:])
+
+    def _queue_raw(self, data: bytes | memoryview) -> None:
+        self._raw_queue.append(data)
+        self._grew(len(data))
+
+    def _queue_body(self, body: bytes) -> None:
+        if self.closed:
+            return
+        self._bodies.append(body)
+        self._grew(len(body) + 1)
+
+    def _grew(self, size: int) -> None:
+        self._queued += size
+        if self._queued > self.max_queued:
+            log.warning("closing slow consumer %s: %d bytes queued", self.conn_id, self._queued)
+            self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
+        elif self._writer is None:
+            self._writer = gevent.spawn(self._drain)
+
+    def _drain(self) -> None:
+        try:
+            while not self.closed:
+                if self._raw_queue:
+                    chunk = self._raw_queue.popleft()
+                    size = len(chunk)
+                elif self._bodies:
+                    bodies, self._bodies = self._bodies, []
+                    size = sum(len(body) + 1 for body in bodies)
+                    chunk = text_frame(json_array(bodies))
+                else:
+                    break
+                self.sock.sendall(chunk)
+                self._queued -= size
+        except OSError:
+            self._abort()
+        finally:
+            self._writer = None
+
+    def _abort(self) -> None:
+        self.closed = True
+        self._raw_queue.clear()
+        self._bodies.clear()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- reading (the handler's greenlet) --------------------------------------------
+    def run(self) -> None:
+        """Read until the client closes, the socket fails or the session is closed."""
+        try:
+            self._handle_events()
+            while not self.closed:
+                try:
+                    data = self.sock.recv(READ_SIZE)
+                except OSError:
+                    break
+                if not data:
+                    break
+                self.last_seen = self._clock()
+                self.ws.receive_data(data)
+                self._handle_events()
+        except ProtocolError as exc:
+            log.info("websocket %s protocol error: %s", self.conn_id, exc)
+            self.close(CLOSE_PROTOCOL_ERROR, "protocol error")
+        finally:
+            self.closed = True
+            self._shutdown()
+
+    def _handle_events(self) -> None:
+        for event in self.ws.events():
+            if isinstance(event, (TextMessage, BytesMessage)):
+                self._message_size += len(event.data)
+                if self._message_size > self.max_message:
+                    self.close(CLOSE_TOO_BIG, "message too big")
+                    return
+                if event.message_finished:
+                    self._message_size = 0
+                    # Anything a client sends counts as activity (the JS client's heartbeat).
+                    if self.on_activity is not None:
+                        self.on_activity()
+            elif isinstance(event, Ping):
+                self._write(self.ws.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                if self.ws.state is ConnectionState.REMOTE_CLOSING:
+                    self._write(self.ws.send(event.response()))
+                self.closed = True
+                return

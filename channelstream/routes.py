@@ -1,0 +1,96 @@
+"""Every route and view of channelstream, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from channelstream.views.admin import AdminViews
+from channelstream.views.api import ServerApiViews
+from channelstream.views.client import ClientViews
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
+
+RENDERER = "channelstream_json"
+
+
+def includeme(config: Configurator) -> None:
+    route = config.add_route
+    view = config.add_view
+
+    # Server API: signed calls from the application's backend.
+    api_routes = [
+        ("connect", "/connect", ("POST",), "connect"),
+        ("subscribe", "/subscribe", ("POST",), "subscribe"),
+        ("unsubscribe", "/unsubscribe", ("POST",), "unsubscribe"),
+        ("user_state", "/user_state", ("POST",), "user_state"),
+        ("channel_config", "/channel_config", ("POST",), "channel_config"),
+        ("info", "/info", ("GET", "POST"), "info"),
+    ]
+    for name, pattern, methods, attr in api_routes:
+        route(f"channelstream.{name}", pattern)
+        view(
+            ServerApiViews,
+            attr=attr,
+            route_name=f"channelstream.{name}",
+            request_method=methods,
+            renderer=RENDERER,
+        )
+    route("channelstream.message", "/message")
+    for method, attr in (
+        ("POST", "message_post"),
+        ("PATCH", "message_patch"),
+        ("DELETE", "message_delete"),
+    ):
+        view(
+            ServerApiViews,
+            attr=attr,
+            route_name="channelstream.message",
+            request_method=method,
+            renderer=RENDERER,
+        )
+
+    # Client API: browsers, with only a conn_id.
+    route("channelstream.ws", "/ws")
+    view(ClientViews, attr="websocket", route_name="channelstream.ws", request_method="GET")
+    route("channelstream.listen", "/listen")
+    view(ClientViews, attr="listen", route_name="channelstream.listen", request_method="GET")
+    route("channelstream.disconnect", "/disconnect")
+    view(
+        ClientViews,
+        attr="disconnect",
+        route_name="channelstream.disconnect",
+        request_method=("GET", "POST"),
+        renderer=RENDERER,
+    )
+    route("channelstream.health", "/health")
+    view(ClientViews, attr="health", route_name="channelstream.health", request_method="GET")
+
+    # Admin.
+    route("channelstream.admin", "/admin")
+    view(AdminViews, attr="admin_page", route_name="channelstream.admin")
+    route("channelstream.admin_json", "/admin/admin.json")
+    view(
+        AdminViews,
+        attr="admin_json",
+        route_name="channelstream.admin_json",
+        request_method=("GET", "POST"),
+        renderer=RENDERER,
+    )
+    route("channelstream.admin_sign_in", "/admin/sign_in")
+    view(
+        AdminViews,
+        attr="sign_in",
+        route_name="channelstream.admin_sign_in",
+        request_method=("GET", "POST"),
+    )
+    route("channelstream.admin_sign_out", "/admin/sign_out")
+    view(AdminViews, attr="sign_out", route_name="channelstream.admin_sign_out")
+    route("channelstream.admin_other", "/admin/*rest")
+    view(AdminViews, attr="admin_page", route_name="channelstream.admin_other")
+
+    # CORS preflight: OPTIONS on any path answers 200 (0.7 behaviour).
+    route("channelstream.options", "/*path", request_method="OPTIONS")
+    view(lambda request: request.response, route_name="channelstream.options")
+
+    config.add_static_view("static", "channelstream:static/", cache_max_age=3600)

@@ -1,0 +1,91 @@
+"""Field types shared by the request schemas."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+
+
+class BaseSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class StateValue(fields.Field):
+    """A user-state value: string, number, boolean or null, as 0.7 allowed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Any:
+        if isinstance(value, (str, int, float, bool)):
+            return value
+        raise ValidationError("Must be a string, number, boolean or null.")
+
+
+class LowerUUID(fields.UUID):
+    """A UUID, answered as the lowercase string clients compare."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        return str(parsed) if isinstance(parsed, uuid.UUID) else parsed
+
+
+class Timestamp(fields.DateTime):
+    """0.7's timestamps: naive UTC ISO 8601 strings."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return parsed.isoformat()
+
+
+def utc_now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def username(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=512), **kwargs)
+
+
+def channel_name(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=256), **kwargs)
+
+
+def channel_list(**kwargs: Any) -> fields.List:
+    return fields.List(channel_name(), **kwargs)
+
+
+def user_list() -> fields.List:
+    return fields.List(username(), load_default=list)
+
+
+def state_dict() -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=StateValue(), load_default=dict)
+
+
+__all__ = [
+    "BaseSchema",
+    "LowerUUID",
+    "StateValue",
+    "Timestamp",
+    "channel_list",
+    "channel_name",
+    "new_uuid",
+    "post_load",
+    "state_dict",
+    "user_list",
+    "username",
+    "utc_now_iso",
+]

@@ -1,0 +1,111 @@
+"""Who may call what: the server API signature, the address allow-list, the admin cookie."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from itsdangerous import BadData, TimestampSigner
+
+from channelstream.errors import BadSignature, Forbidden, SignatureMissing
+
+if TYPE_CHECKING:
+    from pyramid.request import Request
+
+    from channelstream.settings import Settings
+
+SIGNATURE_HEADER = "x-channelstream-secret"
+ADMIN_COOKIE = "channelstream_admin"
+ADMIN_COOKIE_MAX_AGE = 12 * 3600
+
+SignatureChecker = Callable[["Settings", str], None]
+
+
+def check_signature(settings: Settings, signed: str) -> None:
+    """The default checker: an itsdangerous TimestampSigner signature no older than the
+    configured age. Like 0.7, only the signature is checked, not the signed value."""
+    try:
+        TimestampSigner(settings.secret).unsign(signed, max_age=settings.signature_max_age)
+    except (BadData, UnicodeError, ValueError):
+        raise BadSignature() from None
+
+
+def signed_value(request: Request, settings: Settings) -> str:
+    value = request.headers.get(SIGNATURE_HEADER)
+    if value is None and settings.accept_query_secret:
+        value = request.GET.get("secret")
+    if not value:
+        raise SignatureMissing({"request": "Missing signature"})
+    return value
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
+    remote = request.remote_addr or ""
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and remote in settings.trusted_proxies:
+        # The nearest hop not ourselves: walk back over trusted proxies.
+        for hop in reversed([part.strip() for part in forwarded.split(",")]):
+            if hop and hop not in settings.trusted_proxies:
+                return hop
+    return remote
+
+
+def address_allowed(address: str, allowed: tuple[str, ...]) -> bool:
+    if "0.0.0.0" in allowed or address in allowed:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in allowed:
+        try:
+            if "/" in entry and ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def require_api_caller(request: Request, settings: Settings, checker: SignatureChecker) -> None:
+    address = client_address(request, settings)
+    if not address_allowed(address, settings.allow_posting_from):
+        raise Forbidden({"request": f"Address {address} is not allowed to post"})
+    checker(settings, signed_value(request, settings))
+
+
+# -- admin -----------------------------------------------------------------------------
+def credentials_match(settings: Settings, username: str, password: str) -> bool:
+    user_ok = hmac.compare_digest(username.encode(), settings.admin_user.encode())
+    pass_ok = hmac.compare_digest(password.encode(), settings.admin_secret.encode())
+    return bool(settings.admin_secret) and user_ok and pass_ok
+
+
+def admin_cookie_value(settings: Settings) -> str:
+    return (
+        TimestampSigner(settings.cookie_secret, salt="channelstream.admin")
+        .sign(settings.admin_user)
+        .decode()
+    )
+
+
+def is_admin(request: Request, settings: Settings, checker: SignatureChecker) -> bool:
+    cookie = request.cookies.get(ADMIN_COOKIE)
+    if cookie:
+        try:
+            value = TimestampSigner(settings.cookie_secret, salt="channelstream.admin").unsign(
+                cookie, max_age=ADMIN_COOKIE_MAX_AGE
+            )
+            if value.decode() == settings.admin_user:
+                return True
+        except (BadData, UnicodeError, ValueError):
+            pass
+    if request.headers.get(SIGNATURE_HEADER):
+        try:
+            require_api_caller(request, settings, checker)
+            return True
+        except (BadSignature, Forbidden, SignatureMissing):
+            return False
+    return False

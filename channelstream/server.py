@@ -1,0 +1,173 @@
+"""The paste server runner: gevent's pywsgi with a WebSocket-upgrading handler.
+
+``pserve`` imports this module before it loads the application, so patching here comes
+before Pyramid creates its thread-locals; ``channelstream/__init__`` imports nothing heavy so
+that importing this module does not drag Pyramid in first. Under ``pserve --reload`` hupper
+has started threads already, and patching then would break it: we patch later, in ``serve``,
+which is fine for development only.
+"""
+
+from __future__ import annotations
+
+import hupper  # small and thread-free at import
+
+if not hupper.is_active():
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging
+import os
+import re
+import signal
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent import pywsgi
+from geventwebsocket.handler import WebSocketHandler
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("channelstream.access")
+
+# 0.7 accepted the API signature in ?secret=; it must never reach a log.
+_SECRET_PARAM = re.compile(r"([?&]secret=)[^&\s\"]*")
+
+
+def redact(line: str) -> str:
+    return _SECRET_PARAM.sub(r"\1***", line)
+
+
+UPGRADE_KEY = "channelstream.websocket.upgrade"
+
+
+class ChannelstreamHandler(WebSocketHandler):
+    """Let the Pyramid view decide before anything is upgraded.
+
+    gevent-websocket upgrades before the application runs, so a view cannot refuse with an
+    HTTP status. Here the application always runs first; the /ws view validates the request
+    and calls the upgrade callable, which performs gevent-websocket's handshake and hands
+    the socket to a wsproto session that runs after the view has returned.
+    """
+
+    environ: dict[str, Any]
+    _session: Any = None
+    _run_session: Callable[[Any], None] | None = None
+
+    def handle(self) -> None:
+        # Answers go out in one write; without NODELAY a delayed ACK stalls keep-alive peers.
+        try:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        super().handle()
+
+    def run_application(self) -> None:
+        self._session = None
+        self.environ[UPGRADE_KEY] = self._upgrade
+        pywsgi.WSGIHandler.run_application(self)
+        session, run = self._session, self._run_session
+        self._session = self._run_session = None
+        if session is not None and run is not None:
+            # Drop the request's environ before a long-lived session: memory per socket.
+            self.environ = {"REQUEST_METHOD": "GET", "PATH_INFO": self.environ.get("PATH_INFO")}
+            run(session)
+
+    def _upgrade(
+        self, make_session: Callable[[Any, bytes], Any], run: Callable[[Any], None]
+    ) -> None:
+        refused = self.upgrade_connection()
+        if refused is not None:
+            raise RuntimeError("handshake refused after validation")
+        self.write(b"")  # flush the 101 now; the view's own response is discarded
+        # gevent-websocket's own WebSocket object is not used: wsproto frames the socket.
+        # Its __del__ would send a close frame down our socket, so it must not close.
+        unused = self.environ.pop("wsgi.websocket", None)
+        if unused is not None:
+            unused.closed = True
+            unused.close = _never
+        self.websocket = None
+        self._session = make_session(self.socket, _buffered(self.socket, self.rfile))
+        self._run_session = run
+
+    def log_request(self) -> None:
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(redact(self.format_request()))
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Any:
+        if self._session is not None:
+            return lambda data: None
+        return super().start_response(status, headers, exc_info)
+
+    def process_result(self) -> None:
+        if self._session is not None:
+            return
+        super().process_result()
+
+
+def _never(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def _buffered(sock: Any, rfile: Any) -> bytes:
+    """Bytes the client sent right after its handshake that the request reader already
+    buffered; read without waiting (a zero timeout makes the raw read answer at once)."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        return rfile.read1(READ_AHEAD) or b""
+    except OSError:
+        return b""
+    finally:
+        sock.settimeout(timeout)
+
+
+# pywsgi reads requests through an 8 KiB buffer; nothing beyond it can be waiting there.
+READ_AHEAD = 8192
+
+
+def make_listener(host: str, port: int, backlog: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        # Several worker processes may share the port; the kernel spreads connections.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind((host, port))
+    listener.listen(backlog)
+    listener.setblocking(False)
+    return listener
+
+
+def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any) -> None:
+    """paste.server_runner: ``use = egg:channelstream#gevent`` in ``[server:main]``."""
+    if hupper.is_active():
+        from gevent import monkey
+
+        monkey.patch_all()
+    from channelstream.settings import parse_listen
+    from channelstream.state import get_state
+
+    current = get_state()
+    settings = current.settings
+    listen = os.environ.get("CHANNELSTREAM_LISTEN")
+    if listen is None and ("host" in local_conf or "port" in local_conf):
+        listen = f"{local_conf.get('host', '0.0.0.0')}:{local_conf.get('port', 8000)}"
+    host, port = parse_listen(listen or settings.listen)
+    listener = make_listener(host, port, settings.backlog, settings.reuse_port)
+    server = pywsgi.WSGIServer(
+        listener, app, handler_class=ChannelstreamHandler, log=None, error_log=log
+    )
+
+    def shutdown(*_: Any) -> None:
+        log.info("shutting down")
+        server.stop(timeout=1)
+
+    gevent.signal_handler(signal.SIGTERM, shutdown)
+    gevent.signal_handler(signal.SIGINT, shutdown)
+    log.info("channelstream listening on http://%s:%d", host, port)
+    print(f"channelstream serving on http://{host}:{port}", flush=True)
+    server.serve_forever()

@@ -1,0 +1,66 @@
+"""Background work with an explicit start and stop: garbage collection and heartbeats.
+
+Each loop is one greenlet for the whole process (not one per connection); a failing pass is
+logged with its traceback and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import gevent
+
+from channelstream import operations
+
+if TYPE_CHECKING:
+    from channelstream.state import State
+
+log = logging.getLogger(__name__)
+
+
+class Tasks:
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._greenlets: list[gevent.Greenlet] = []
+
+    def start(self) -> None:
+        settings = self.state.settings
+        self._every(settings.gc_conns_interval, self.collect_connections)
+        self._every(settings.gc_interval, self.collect_users_and_channels)
+        self._every(settings.heartbeat_interval, self.heartbeat)
+
+    def stop(self) -> None:
+        gevent.killall(self._greenlets)
+        self._greenlets.clear()
+
+    def _every(self, interval: float, job: Callable[[], object]) -> None:
+        def loop() -> None:
+            while True:
+                gevent.sleep(interval)
+                try:
+                    job()
+                except Exception:
+                    log.exception("background task %s failed", job.__name__)
+
+        self._greenlets.append(gevent.spawn(loop))
+
+    # -- the jobs --------------------------------------------------------------------
+    def collect_connections(self) -> int:
+        return operations.collect_idle_connections(self.state)
+
+    def collect_users_and_channels(self) -> tuple[int, int]:
+        return operations.collect_idle_users_and_channels(self.state)
+
+    def heartbeat(self) -> int:
+        """Heartbeat every attached transport; live ones count as activity."""
+        state = self.state
+        now = state.clock()
+        alive = [
+            conn_id
+            for conn_id, local in list(state.hub.connections.items())
+            if local.transport.heartbeat(now, state.settings.ping_timeout)
+        ]
+        state.engine.touch_connections(alive, now)
+        return len(alive)

@@ -1,0 +1,121 @@
+"""The admin side: sign in and out with a cookie, the admin page and admin.json."""
+
+from __future__ import annotations
+
+import datetime
+import html
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from pyramid.httpexceptions import HTTPFound
+from pyramid.response import Response
+
+from channelstream import __version__, operations, security
+from channelstream.views.helpers import state_of
+
+if TYPE_CHECKING:
+    from pyramid.request import Request
+
+SIGN_IN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>channelstream admin: sign in</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem}}
+label{{display:block;margin-top:1rem}}input{{width:100%;padding:.4rem;box-sizing:border-box}}
+button{{margin-top:1rem;padding:.5rem 1rem}}.error{{color:#b00020}}</style></head>
+<body><main><h1>channelstream admin</h1>{error}
+<form method="post" action="{action}">
+<label for="username">User name</label>
+<input id="username" name="username" autocomplete="username" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></main></body></html>
+"""
+
+
+class AdminViews:
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.state = state_of(request)
+
+    def _is_admin(self) -> bool:
+        checker = self.request.registry["channelstream.signature_checker"]
+        return security.is_admin(self.request, self.state.settings, checker)
+
+    def _to_sign_in(self) -> HTTPFound:
+        return HTTPFound(self.request.route_url("channelstream.admin_sign_in"))
+
+    def sign_in(self) -> Response:
+        error = ""
+        if self.request.method == "POST":
+            username = self.request.POST.get("username", "").strip()
+            password = self.request.POST.get("password", "")
+            if security.credentials_match(self.state.settings, username, password):
+                response = HTTPFound(self.request.route_url("channelstream.admin"))
+                response.set_cookie(
+                    security.ADMIN_COOKIE,
+                    security.admin_cookie_value(self.state.settings),
+                    max_age=security.ADMIN_COOKIE_MAX_AGE,
+                    httponly=True,
+                    samesite="Lax",
+                    path="/",
+                )
+                return response
+            # Slow down guessing without holding a thread: this is a greenlet.
+            gevent.sleep(0.5)
+            error = '<p class="error" role="alert">Wrong user name or password.</p>'
+        page = SIGN_IN_PAGE.format(
+            error=error,
+            action=html.escape(self.request.route_url("channelstream.admin_sign_in")),
+        )
+        return Response(page, content_type="text/html", status=401 if error else 200)
+
+    def sign_out(self) -> HTTPFound:
+        response = self._to_sign_in()
+        response.delete_cookie(security.ADMIN_COOKIE, path="/")
+        return response
+
+    def admin_page(self) -> Response:
+        if not self._is_admin():
+            return self._to_sign_in()
+        page = self.request.registry.get("channelstream.admin_page")
+        if page is None:
+            page = "<!doctype html><title>channelstream admin</title><p>See admin.json</p>"
+        return Response(page, content_type="text/html")
+
+    def admin_json(self) -> Any:
+        if not self._is_admin():
+            return self._to_sign_in()
+        return admin_summary(self.state)
+
+
+def admin_summary(state: Any) -> dict[str, Any]:
+    users = state.engine.list_users()
+    connections = state.engine.list_connections()
+    by_user: dict[str, list[str]] = {}
+    for conn in connections:
+        by_user.setdefault(conn.username, []).append(conn.conn_id)
+    info = operations.channels_info(state, None, include_history=True, include_users=True)
+    uptime = datetime.timedelta(seconds=int(state.clock() - state.started_at))
+    counters = state.engine.counters()
+    return {
+        "remembered_user_count": len(users),
+        "unique_user_count": len(by_user),
+        "total_connections": len(connections),
+        "total_channels": len(info["channels"]),
+        "total_messages": state.hub.deliveries,
+        "total_unique_messages": counters.get("total_unique_messages", 0),
+        "channels": info["channels"],
+        "users": [
+            {
+                "user": user.username,
+                "state": user.public_state,
+                "connections": sorted(by_user[user.username]),
+            }
+            for user in users
+            if user.username in by_user
+        ],
+        "uptime": str(uptime),
+        "uptime_seconds": int(state.clock() - state.started_at),
+        "version": __version__,
+    }

@@ -1,0 +1,152 @@
+"""The server API: signed JSON calls from the application's backend."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from channelstream import operations
+from channelstream.errors import ValidationFailed
+from channelstream.schemas.connections import (
+    ChannelConfigChangesSchema,
+    ConnectSchema,
+    InfoBodySchema,
+    InfoSchema,
+    SubscribeSchema,
+    UserStateSchema,
+)
+from channelstream.schemas.messages import (
+    MessageDeleteSchema,
+    MessageEditSchema,
+    MessageSchema,
+)
+from channelstream.security import require_api_caller
+from channelstream.views.helpers import json_body, load, state_of
+
+if TYPE_CHECKING:
+    from pyramid.request import Request
+
+    from channelstream.model.connection import Connection
+
+
+class ServerApiViews:
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.state = state_of(request)
+        checker = request.registry["channelstream.signature_checker"]
+        require_api_caller(request, self.state.settings, checker)
+
+    def _info(self, channels: Any, info: dict[str, Any]) -> dict[str, Any]:
+        return operations.channels_info(
+            self.state,
+            channels,
+            include_history=info["include_history"],
+            include_users=info["include_users"],
+            exclude_channels=info["exclude_channels"],
+            return_public_state=info["return_public_state"],
+        )
+
+    # -- connections -----------------------------------------------------------------
+    def connect(self) -> dict[str, Any]:
+        data = load(ConnectSchema(), json_body(self.request, self.state))
+        conn, user = operations.connect(
+            self.state,
+            username=data["username"],
+            conn_id=data["conn_id"],
+            channels=data["channels"],
+            channel_configs=data["channel_configs"],
+            fresh_user_state=data["fresh_user_state"],
+            user_state=data["user_state"],
+            state_public_keys=data["state_public_keys"],
+        )
+        channels = sorted(conn.channels)
+        return {
+            "conn_id": conn.conn_id,
+            "username": user.username,
+            "state": user.state,
+            "public_state": user.public_state,
+            "channels": channels,
+            "channels_info": self._info(channels, data["info"]),
+        }
+
+    def _subscription_body(self) -> tuple[dict[str, Any], Connection]:
+        body = json_body(self.request, self.state)
+        if isinstance(body, dict) and "conn_id" not in body and "conn_id" in self.request.GET:
+            body["conn_id"] = self.request.GET["conn_id"]
+        data = load(SubscribeSchema(), body)
+        conn = self.state.engine.get_connection(data["conn_id"])
+        if conn is None:
+            raise ValidationFailed({"conn_id": ["Unknown connection."]})
+        return data, conn
+
+    def subscribe(self) -> dict[str, Any]:
+        data, conn = self._subscription_body()
+        subscribed = operations.subscribe(
+            self.state, conn, data["channels"], data["channel_configs"]
+        )
+        channels = sorted(self.state.engine.get_connection(conn.conn_id).channels)  # type: ignore[union-attr]
+        return {
+            "channels": channels,
+            "channels_info": self._info(channels, data["info"]),
+            "subscribed_to": sorted(subscribed),
+        }
+
+    def unsubscribe(self) -> dict[str, Any]:
+        data, conn = self._subscription_body()
+        left = operations.unsubscribe(self.state, conn, data["channels"])
+        refreshed = self.state.engine.get_connection(conn.conn_id)
+        channels = sorted(refreshed.channels) if refreshed else []
+        return {
+            "channels": channels,
+            "channels_info": self._info(channels, data["info"]),
+            "unsubscribed_from": sorted(left),
+        }
+
+    def user_state(self) -> dict[str, Any]:
+        data = load(UserStateSchema(), json_body(self.request, self.state))
+        user, changed = operations.set_user_state(
+            self.state, data["user"], data["user_state"], data["state_public_keys"]
+        )
+        return {"user_state": user.state, "changed_state": changed, "public_keys": user.public_keys}
+
+    # -- messages --------------------------------------------------------------------
+    def message_post(self) -> list[dict[str, Any]]:
+        messages = load(MessageSchema(), json_body(self.request, self.state), many=True)
+        return operations.publish_messages(self.state, messages)
+
+    def message_patch(self) -> list[dict[str, Any]]:
+        edits = load(MessageEditSchema(), json_body(self.request, self.state), many=True)
+        return operations.edit_messages(self.state, edits)
+
+    def message_delete(self) -> list[dict[str, Any]]:
+        deletes = load(MessageDeleteSchema(), json_body(self.request, self.state), many=True)
+        return operations.delete_messages(self.state, deletes)
+
+    # -- channels --------------------------------------------------------------------
+    def channel_config(self) -> dict[str, Any]:
+        body = json_body(self.request, self.state)
+        if not isinstance(body, dict):
+            raise ValidationFailed({"_schema": ["Expected an object of channel configs."]})
+        configs = {}
+        errors = {}
+        for name, config in body.items():
+            if not isinstance(name, str) or not 1 <= len(name) <= 256:
+                errors[str(name)] = ["Channel names are 1 to 256 characters."]
+                continue
+            try:
+                configs[name] = load(ChannelConfigChangesSchema(), config)
+            except ValidationFailed as exc:
+                errors[name] = exc.body
+        if errors:
+            raise ValidationFailed(errors)
+        names = operations.set_channel_configs(self.state, configs)
+        return operations.channels_info(
+            self.state, names, include_history=False, include_users=False
+        )
+
+    def info(self) -> dict[str, Any]:
+        body = json_body(self.request, self.state, allow_empty=True)
+        if body is None:
+            info = InfoSchema().load({})
+        else:
+            info = load(InfoBodySchema(), body)["info"]
+        return self._info(info["channels"], info)

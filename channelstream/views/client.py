@@ -1,0 +1,140 @@
+"""The client API: what browsers call with only a conn_id (no signature)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from pyramid.response import Response
+
+from channelstream import operations
+from channelstream.errors import BadRequest, NotFound, RequestError
+from channelstream.realtime import attach as attaching
+from channelstream.realtime.frames import json_array
+from channelstream.realtime.longpoll import LongPollTransport
+from channelstream.realtime.websocket import CLOSE_NORMAL, WebSocketSession
+from channelstream.schemas.connections import DisconnectSchema
+from channelstream.views.helpers import json_body, load, state_of
+
+if TYPE_CHECKING:
+    from pyramid.request import Request
+
+# Set by channelstream's server handler: hands the socket over after a 101.
+UPGRADE_KEY = "channelstream.websocket.upgrade"
+JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,127}$")
+
+
+def _conn_id(request: Request) -> str:
+    value = request.GET.get("conn_id")
+    if not value:
+        raise BadRequest({"conn_id": ["Missing data for required field."]})
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise BadRequest({"conn_id": ["Not a valid UUID."]}) from None
+
+
+class ClientViews:
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.state = state_of(request)
+
+    def websocket(self) -> Response:
+        request = self.request
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise BadRequest({"request": ["Expected a WebSocket upgrade."]})
+        version = request.headers.get("Sec-WebSocket-Version")
+        if not version:
+            raise RequestError.with_status(426, {"Sec-WebSocket-Version": ["Required: 13."]})
+        if version != "13":
+            raise BadRequest({"Sec-WebSocket-Version": ["Only version 13 is supported."]})
+        key = request.headers.get("Sec-WebSocket-Key", "").strip()
+        try:
+            valid_key = len(base64.b64decode(key, validate=True)) == 16
+        except (binascii.Error, ValueError):
+            valid_key = False
+        if not valid_key:
+            raise BadRequest({"Sec-WebSocket-Key": ["Not a valid WebSocket key."]})
+        conn_id = _conn_id(request)
+        resume = attaching.parse_resume(request.GET.get("resume"))
+        upgrade = request.environ.get(UPGRADE_KEY)
+        if upgrade is None:
+            raise RequestError.with_status(
+                501, {"request": ["WebSocket needs channelstream's gevent server runner."]}
+            )
+        settings = self.state.settings
+        state = self.state
+
+        def make_session(sock: Any, leftover: bytes) -> WebSocketSession:
+            return WebSocketSession(
+                sock,
+                conn_id=conn_id,
+                max_message=settings.ws_max_message_size,
+                max_queued=settings.max_queued_bytes,
+                clock=state.clock,
+                leftover=leftover,
+            )
+
+        def run(session: WebSocketSession) -> None:
+            serve_websocket(state, session, resume)
+
+        upgrade(make_session, run)
+        return Response(status=101)
+
+    def listen(self) -> Response:
+        conn_id = _conn_id(self.request)
+        resume = attaching.parse_resume(self.request.GET.get("resume"))
+        callback = self.request.GET.get("callback")
+        if callback is not None and not JSONP_CALLBACK.match(callback):
+            raise BadRequest({"callback": ["Not a valid JavaScript name."]})
+        transport = LongPollTransport()
+        local = attaching.attach(self.state, conn_id, transport, resume)
+        if local is None:
+            raise NotFound({"conn_id": ["Unknown connection."]})
+        try:
+            bodies = transport.wait(self.state.settings.longpoll_timeout)
+        finally:
+            attaching.detach(self.state, local)
+        body = json_array(bodies)
+        if callback:
+            return Response(
+                body=b"/**/" + callback.encode() + b"(" + body + b");",
+                content_type="application/javascript",
+                charset=None,
+            )
+        return Response(body=body, content_type="application/json", charset=None)
+
+    def disconnect(self) -> bool:
+        if self.request.method == "POST":
+            data = load(DisconnectSchema(), json_body(self.request, self.state))
+            conn_id = data["conn_id"]
+        else:
+            conn_id = _conn_id(self.request)
+        return operations.disconnect(self.state, conn_id)
+
+    def health(self) -> Response:
+        health = self.state.engine.health()
+        body = {
+            "status": "ok" if health.get("ok") else "unavailable",
+            "engine": health,
+            "connections": len(self.state.hub.connections),
+        }
+        response = Response(json_body=body)
+        response.status = 200 if health.get("ok") else 503
+        return response
+
+
+def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Resume) -> None:
+    """Run one upgraded socket: catch up, then read until it ends; always detach."""
+    local = attaching.attach(state, session.conn_id, session, resume)
+    if local is None:
+        session.close(CLOSE_NORMAL, "unknown connection")
+        return
+    session.on_activity = lambda: state.engine.touch_connection(session.conn_id, state.clock())
+    try:
+        session.run()
+    finally:
+        attaching.detach(state, local)

@@ -1,0 +1,56 @@
+"""What the view classes share: the state, JSON bodies and schema loading."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema, ValidationError
+
+from channelstream import jsonenc
+from channelstream.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from channelstream.state import State, get_state
+
+if TYPE_CHECKING:
+    from pyramid.request import Request
+
+
+def state_of(request: Request) -> State:
+    return get_state()
+
+
+def json_body(request: Request, state: State, *, allow_empty: bool = False) -> Any:
+    """The request's JSON body; 413 when too large, 400 when malformed."""
+    limit = state.settings.max_body_size
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge({"body": [f"Larger than {limit} bytes."]})
+    raw = request.body_file.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge({"body": [f"Larger than {limit} bytes."]})
+    if not raw.strip():
+        if allow_empty:
+            return None
+        raise BadRequest({"body": ["A JSON body is required."]})
+    try:
+        return jsonenc.loads(raw)
+    except ValueError:
+        raise BadRequest({"body": ["Malformed JSON."]}) from None
+
+
+def load(schema: Schema, data: Any, *, many: bool = False) -> Any:
+    """Validate with marshmallow; 422 with {field: [messages]} (list items keyed "0", "1"...)."""
+    if many and not isinstance(data, list):
+        raise ValidationFailed({"_schema": ["Expected a list of objects."]})
+    if not many and not isinstance(data, dict):
+        raise ValidationFailed({"_schema": ["Expected a JSON object."]})
+    try:
+        return schema.load(data, many=many)
+    except ValidationError as exc:
+        raise ValidationFailed(string_keys(exc.messages)) from None
+
+
+def string_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): string_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [string_keys(item) for item in value]
+    return value

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = {}
+for line in (here / "channelstream" / "__init__.py").read_text().splitlines():
+    if line.startswith("__version__"):
+        version["v"] = line.split("=")[1].strip().strip('"')
+
+setup(
+    name="channelstream",
+    version=version["v"],
+    description="A friendly and scalable real-time server for web applications",
+    long_description=(here / "README.md").read_text() if (here / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.10",
+    packages=find_packages(include=["channelstream", "channelstream.*"]),
+    include_package_data=True,
+    package_data={"channelstream": ["static/**/*", "static/*"]},
+    zip_safe=False,
+    install_requires=[
+        "pyramid>=2.0,<3",
+        "gevent>=23.9",
+        "gevent-websocket>=0.10.1,<0.11",
+        "itsdangerous>=2.0,<3",
+        "marshmallow>=3.20,<5",
+        "waitress>=2.1",
+        "wsproto>=1.2,<2",
+        "orjson>=3.9",
+        "hupper>=1.10",
+        "PasteDeploy>=3.0",
+        "plaster_pastedeploy>=1.0",
+    ],
+    extras_require={
+        "redis": ["redis>=5.0,<9", "hiredis>=2.0"],
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "requests>=2.31",
+            "websocket-client>=1.7",
+            "webtest>=3.0",
+            "playwright>=1.45",
+            "redis>=5.0,<9",
+            "hiredis>=2.0",
+            "flask>=3.0",
+        ],
+        "dev": ["mypy>=1.10", "ruff>=0.6"],
+    },
+    entry_points={
+        "paste.app_factory": ["main = channelstream:main"],
+        "paste.server_runner": ["gevent = channelstream.server:serve"],
+        "console_scripts": [
+            "channelstream = channelstream.scripts.cli:main",
+            "channelstream_utils = channelstream.scripts.utils:main",
+        ],
+    },
+)
