@@ -26,5 +26,10 @@ def includeme(config: Configurator) -> None:
 def main(global_config: dict[str, Any], **settings: Any) -> Router:
     """The paste ``app_factory``: channelstream as the whole application."""
     from channelstream.app import make_app
+    from channelstream.errors import ConfigurationError
 
-    return make_app(settings)
+    try:
+        return make_app(settings)
+    except ConfigurationError as exc:
+        # A clear sentence for the operator instead of a traceback.
+        raise SystemExit(f"channelstream: {exc}") from None

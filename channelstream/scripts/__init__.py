@@ -1,0 +1,1 @@
+"""Console commands: ``channelstream`` (serve an ini) and ``channelstream_utils``."""

@@ -1,12 +1,118 @@
-"""The admin panel's extra routes (actions and the API explorer); wired by ``routes``."""
+"""The admin panel: its page at /admin and the JSON actions it calls under /admin/api/.
+
+The actions are for a signed-in admin (the cookie set by /admin/sign_in) or a backend
+holding the API signature. They validate with the API's own schemas and do what the
+server API does, through ``channelstream.operations``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from marshmallow import fields
+
+from channelstream import operations, security
+from channelstream.errors import BadRequest, Forbidden, NotFound, RequestError
+from channelstream.schemas.connections import ChannelConfigChangesSchema, DisconnectSchema
+from channelstream.schemas.fields import BaseSchema, channel_name
+from channelstream.schemas.messages import MessageSchema
+from channelstream.views.helpers import json_body, load, state_of
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
+    from pyramid.request import Request
+
+RENDERER = "channelstream_json"
+PAGE_KEY = "channelstream.admin_page"
+
+
+class AdminChannelConfigSchema(BaseSchema):
+    """POST /admin/api/channel_config: one existing channel and the keys to change."""
+
+    channel = channel_name(required=True)
+    config = fields.Nested(ChannelConfigChangesSchema, required=True)
+
+
+def admin_page_template() -> str:
+    """The panel's HTML; ``admin.AdminViews.admin_page`` fills in its URLs."""
+    page = resources.files("channelstream") / "static" / "admin" / "index.html"
+    return page.read_text(encoding="utf-8")
+
+
+class AdminApiViews:
+    """Every action answers JSON: 403 when the caller is not an admin."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.state = state_of(request)
+        checker = request.registry["channelstream.signature_checker"]
+        if not security.is_admin(request, self.state.settings, checker):
+            raise Forbidden({"request": "Sign in as the admin first."})
+        self._check_origin()
+
+    def _check_origin(self) -> None:
+        """A browser's cross-site POST never acts with the admin's cookie: the cookie is
+        SameSite=Lax, and here an Origin (when sent) must be this server's own."""
+        origin = self.request.headers.get("Origin")
+        if not origin or origin == "null" and not self.request.cookies:
+            return
+        own = urlsplit(self.request.host_url)
+        sent = urlsplit(origin)
+        if (sent.scheme, sent.netloc) != (own.scheme, own.netloc):
+            raise Forbidden({"request": "Cross-origin admin actions are refused."})
+
+    def _body(self) -> Any:
+        content_type = self.request.content_type or ""
+        if content_type != "application/json":
+            raise BadRequest({"body": ["Send JSON (Content-Type: application/json)."]})
+        return json_body(self.request, self.state)
+
+    def publish(self) -> list[dict[str, Any]]:
+        """A list of messages, exactly as POST /message takes them."""
+        messages = load(MessageSchema(), self._body(), many=True)
+        return operations.publish_messages(self.state, messages)
+
+    def channel_config(self) -> dict[str, Any]:
+        data = load(AdminChannelConfigSchema(), self._body())
+        name = data["channel"]
+        if self.state.engine.channel_config(name) is None:
+            raise NotFound({"channel": ["No such channel."]})
+        names = operations.set_channel_configs(self.state, {name: data["config"]})
+        return operations.channels_info(
+            self.state, names, include_history=False, include_users=True
+        )
+
+    def disconnect(self) -> dict[str, Any]:
+        conn_id = load(DisconnectSchema(), self._body())["conn_id"]
+        return {"conn_id": conn_id, "disconnected": operations.disconnect(self.state, conn_id)}
+
+
+def not_allowed(request: Request) -> Any:
+    raise RequestError.with_status(405, {"request": "Use POST with a JSON body."})
+
+
+ACTIONS = (
+    ("message", "/admin/api/message", "publish"),
+    ("channel_config", "/admin/api/channel_config", "channel_config"),
+    ("disconnect", "/admin/api/disconnect", "disconnect"),
+)
 
 
 def includeme(config: Configurator) -> None:
-    """Nothing yet beyond the routes in ``channelstream.routes``."""
+    """Wired by ``channelstream.routes`` before its /admin/* catch-all."""
+    for name, pattern, attr in ACTIONS:
+        route_name = f"channelstream.admin_api_{name}"
+        config.add_route(route_name, pattern)
+        config.add_view(
+            AdminApiViews,
+            attr=attr,
+            route_name=route_name,
+            request_method="POST",
+            renderer=RENDERER,
+        )
+        config.add_view(not_allowed, route_name=route_name, request_method="GET")
+    if PAGE_KEY not in config.registry:
+        config.registry[PAGE_KEY] = admin_page_template()
+    config.include("channelstream.views.explorer")

@@ -544,6 +544,7 @@ export class ChannelStreamConnection {
         }
         this.websocket = socket;
         let opened = false;
+        let received = false;
         socket.onopen = (event) => {
             if (generation !== this._generation) {
                 return;
@@ -555,6 +556,12 @@ export class ChannelStreamConnection {
         socket.onmessage = (event) => {
             if (generation !== this._generation) {
                 return;
+            }
+            if (!received) {
+                // The socket works end to end: only now is the backoff reset, so a
+                // server or proxy that accepts and drops at once cannot cause a tight loop.
+                received = true;
+                this._attempt = 0;
             }
             this._touchStaleTimer(generation);
             this._handleListenWSMessageEvent(event);
@@ -569,9 +576,11 @@ export class ChannelStreamConnection {
             if (generation !== this._generation) {
                 return;
             }
-            if (opened) {
+            if (opened && (received || event.code !== 1006)) {
                 this._handleWebsocketCloseEvent(event);
             } else {
+                // Never opened, or dropped before a single frame (a proxy that
+                // accepts the upgrade and then cuts it): try long-poll.
                 this._websocketFailed(generation, event);
             }
         };
@@ -597,6 +606,7 @@ export class ChannelStreamConnection {
             if (!this.connected) {
                 this._handleListenOpen(xhr);
             }
+            this._attempt = 0;
             this._handleListenMessageEvent(Array.isArray(data) ? data : []);
         };
         request.handleError = (xhr, data) => {
@@ -989,7 +999,6 @@ export class ChannelStreamConnection {
     _handleListenOpen(request, data) {
         this.connected = true;
         this._wasOpen = true;
-        this._attempt = 0;
         this.transport = this.websocket ? 'websocket' : 'longpoll';
         this._setStatus(ConnectionStatus.OPEN);
         this.listenOpenedCallback(request, data);

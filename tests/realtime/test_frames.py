@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import struct
+
+from channelstream.model.event import Event
+from channelstream.realtime.frames import HEARTBEAT_FRAME, event_frame, json_array, text_frame
+
+
+def test_small_medium_and_large_frame_headers() -> None:
+    assert text_frame(b"x") == b"\x81\x01x"
+    medium = text_frame(b"a" * 200)
+    assert medium[:4] == b"\x81\x7e" + struct.pack("!H", 200) and len(medium) == 204
+    large = text_frame(b"a" * 70000)
+    assert large[:2] == b"\x81\x7f" and struct.unpack("!Q", large[2:10])[0] == 70000
+
+
+def test_heartbeat_is_an_empty_array() -> None:
+    assert HEARTBEAT_FRAME == b"\x81\x02[]"
+
+
+def test_event_frame_is_built_once_and_shared() -> None:
+    event = Event({"type": "message", "offset": 1}, channel="c")
+    first = event_frame(event)
+    assert first is event_frame(event)
+    assert first.endswith(b"[" + event.body + b"]")
+
+
+def test_json_array_joins_bodies() -> None:
+    assert json_array([b"{}", b"1"]) == b"[{},1]"
+    assert json_array([]) == b"[]"

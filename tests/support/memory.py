@@ -1,0 +1,69 @@
+"""An in-process state with the memory engine, a controllable clock and recording transports."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from channelstream import jsonenc
+from channelstream.engine.memory import MemoryEngine
+from channelstream.hub import Hub
+from channelstream.model.event import Event
+from channelstream.settings import parse_settings
+from channelstream.state import State
+
+
+class Clock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_state(**settings: Any) -> State:
+    parsed = parse_settings(
+        {
+            "channelstream.environment": "development",
+            **{f"channelstream.{key}": str(value) for key, value in settings.items()},
+        },
+        environ={},
+    )
+    hub = Hub()
+    engine = MemoryEngine(parsed)
+    counter = itertools.count(1)
+    state = State(
+        settings=parsed,
+        engine=engine,
+        hub=hub,
+        clock=Clock(),
+        new_id=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
+    )
+    engine.start(hub.deliver)
+    return state
+
+
+class RecordingTransport:
+    """Collects what the hub sends, decoded, in order."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.closed: tuple[int, str] | None = None
+
+    def send_event(self, event: Event) -> None:
+        self.received.append(jsonenc.loads(event.body))
+
+    def send_bodies(self, bodies: list[bytes]) -> None:
+        self.received.extend(jsonenc.loads(body) for body in bodies)
+
+    def heartbeat(self, now: float, ping_timeout: float) -> bool:
+        return self.closed is None
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [item for item in self.received if item.get("type") == type_]

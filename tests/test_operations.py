@@ -1,0 +1,333 @@
+"""Use cases against the memory engine, with recording transports attached through the hub."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from channelstream import operations
+from channelstream.errors import ValidationFailed
+from channelstream.realtime.attach import attach, detach
+from channelstream.state import State
+from tests.support.memory import RecordingTransport, make_state
+
+
+@pytest.fixture
+def state() -> State:
+    return make_state()
+
+
+def connect(state: State, username: str, channels: list[str], **kwargs: Any) -> str:
+    conn, _ = operations.connect(
+        state,
+        username=username,
+        conn_id=kwargs.pop("conn_id", None),
+        channels=channels,
+        channel_configs=kwargs.pop("channel_configs", {}),
+        fresh_user_state=kwargs.pop("fresh_user_state", {}),
+        user_state=kwargs.pop("user_state", {}),
+        state_public_keys=kwargs.pop("state_public_keys", []),
+    )
+    return conn.conn_id
+
+
+def listen(state: State, conn_id: str, resume: Any = None) -> RecordingTransport:
+    transport = RecordingTransport()
+    assert attach(state, conn_id, transport, resume or {}) is not None
+    return transport
+
+
+def message(channel: str | None, user: str = "sender", **extra: Any) -> dict[str, Any]:
+    return {
+        "channel": channel,
+        "user": user,
+        "message": {"text": extra.pop("text", "hi")},
+        "pm_users": extra.pop("pm_users", []),
+        "exclude_users": extra.pop("exclude_users", []),
+        "no_history": extra.pop("no_history", False),
+        "uuid": extra.pop("uuid", "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0001"),
+        "timestamp": "2026-11-28T23:16:22.364259",
+        **extra,
+    }
+
+
+PRESENCE = {"c": {"notify_presence": True}}
+
+
+def test_live_message_has_0_7_fields_and_offsets(state: State) -> None:
+    conn_id = connect(state, "alice", ["c"])
+    transport = listen(state, conn_id)
+    operations.publish_messages(state, [message("c"), message("c", text="two")])
+    first, second = transport.of_type("message")
+    assert first["catchup"] is False and first["edited"] is None
+    assert first["channel"] == "c" and first["user"] == "sender"
+    assert "pm_users" not in first and "exclude_users" not in first and "no_history" not in first
+    assert second["offset"] == first["offset"] + 1 and second["epoch"] == first["epoch"]
+
+
+def test_published_before_attach_is_caught_up(state: State) -> None:
+    conn_id = connect(state, "alice", ["c"])
+    operations.publish_messages(state, [message("c", text="early")])
+    transport = listen(state, conn_id)
+    (caught,) = transport.of_type("message")
+    assert caught["catchup"] is True and caught["message"] == {"text": "early"}
+
+
+def test_reattach_replays_exactly_what_was_missed(state: State) -> None:
+    conn_id = connect(state, "alice", ["c"])
+    local = attach(state, conn_id, first := RecordingTransport(), {})
+    assert local is not None
+    operations.publish_messages(state, [message("c", text="1")])
+    detach(state, local)
+    operations.publish_messages(state, [message("c", text="2"), message("c", text="3")])
+    second = listen(state, conn_id)
+    assert [m["message"]["text"] for m in first.of_type("message")] == ["1"]
+    assert [m["message"]["text"] for m in second.of_type("message")] == ["2", "3"]
+
+
+def test_resume_from_client_offsets(state: State) -> None:
+    conn_id = connect(state, "alice", ["c"])
+    sent = operations.publish_messages(state, [message("c", text=str(n)) for n in range(5)])
+    resume = {"c": (sent[1]["epoch"], sent[1]["offset"])}
+    transport = listen(state, conn_id, resume)
+    assert [m["message"]["text"] for m in transport.of_type("message")] == ["2", "3", "4"]
+    assert transport.of_type("gap") == []
+
+
+def test_resume_with_unknown_epoch_reports_gap(state: State) -> None:
+    conn_id = connect(state, "alice", ["c"])
+    operations.publish_messages(state, [message("c")])
+    transport = listen(state, conn_id, {"c": ("old-epoch", 7)})
+    (gap,) = transport.of_type("gap")
+    assert gap["channel"] == "c" and gap["reason"] == "epoch" and gap["offset"] == 1
+
+
+def test_resume_beyond_window_reports_gap() -> None:
+    state = make_state(catchup_size=3)
+    conn_id = connect(state, "alice", ["c"])
+    sent = operations.publish_messages(state, [message("c", text=str(n)) for n in range(6)])
+    transport = listen(state, conn_id, {"c": (sent[0]["epoch"], sent[0]["offset"])})
+    (gap,) = transport.of_type("gap")
+    assert gap["reason"] == "window"
+    assert [m["message"]["text"] for m in transport.of_type("message")] == ["3", "4", "5"]
+
+
+def test_old_client_catchup_beyond_window_flags_first_event() -> None:
+    state = make_state(catchup_size=2)
+    conn_id = connect(state, "alice", ["c"])
+    operations.publish_messages(state, [message("c", text=str(n)) for n in range(4)])
+    transport = listen(state, conn_id)
+    replayed = transport.of_type("message")
+    assert [m["message"]["text"] for m in replayed] == ["2", "3"]
+    assert replayed[0].get("gap") is True and "gap" not in replayed[1]
+    assert transport.of_type("gap") == []
+
+
+def test_exclude_users_wins_over_pm_users(state: State) -> None:
+    alice = listen(state, connect(state, "alice", ["c"]))
+    bob = listen(state, connect(state, "bob", ["c"]))
+    carol = listen(state, connect(state, "carol", ["c"]))
+    operations.publish_messages(
+        state, [message("c", pm_users=["alice", "bob"], exclude_users=["bob"])]
+    )
+    assert len(alice.of_type("message")) == 1
+    assert bob.of_type("message") == [] and carol.of_type("message") == []
+
+
+def test_direct_message_reaches_every_connection_of_each_user(state: State) -> None:
+    first = listen(state, connect(state, "alice", []))
+    second = listen(state, connect(state, "alice", []))
+    bob = listen(state, connect(state, "bob", []))
+    operations.publish_messages(state, [message(None, pm_users=["alice"])])
+    for transport in (first, second):
+        (received,) = transport.of_type("message")
+        assert received["channel"] is None
+    assert bob.of_type("message") == []
+
+
+def test_message_without_channel_or_pm_users_reaches_nobody(state: State) -> None:
+    alice = listen(state, connect(state, "alice", ["c"]))
+    answer = operations.publish_messages(state, [message(None)])
+    assert len(answer) == 1 and alice.received == []
+
+
+def test_unknown_channel_is_accepted_but_not_created(state: State) -> None:
+    operations.publish_messages(state, [message("nowhere")])
+    assert "nowhere" not in state.engine.channel_names()
+
+
+def test_presence_only_for_first_and_last_connection_never_to_self(state: State) -> None:
+    watcher = listen(state, connect(state, "watcher", ["c"], channel_configs=PRESENCE))
+    first = connect(state, "alice", ["c"])
+    alice_view = listen(state, first)
+    second = connect(state, "alice", ["c"])
+    joined = watcher.of_type("presence")
+    assert [p["message"]["action"] for p in joined] == ["joined"]
+    assert joined[0]["user"] == "alice" and joined[0]["users"] == []
+    assert alice_view.of_type("presence") == []
+    for conn_id in (first, second):
+        operations.disconnect(state, conn_id)
+    state.clock.advance(1)  # type: ignore[attr-defined]
+    operations.collect_idle_connections(state)
+    assert [p["message"]["action"] for p in watcher.of_type("presence")] == ["joined", "parted"]
+    assert watcher.of_type("presence")[1]["state"] is None
+
+
+def test_presence_with_user_lists_carries_public_state(state: State) -> None:
+    configs = {"c": {"notify_presence": True, "broadcast_presence_with_user_lists": True}}
+    watcher = listen(state, connect(state, "watcher", ["c"], channel_configs=configs))
+    connect(
+        state, "alice", ["c"], user_state={"mood": "ok", "secret": 1}, state_public_keys=["mood"]
+    )
+    (joined,) = watcher.of_type("presence")
+    assert joined["state"] == {"mood": "ok"}
+    assert {"user": "alice", "state": {"mood": "ok"}} in joined["users"]
+
+
+def test_user_state_change_goes_to_everyone_with_public_keys_only(state: State) -> None:
+    configs = {"c": {"notify_state": True}}
+    alice = listen(
+        state, connect(state, "alice", ["c"], channel_configs=configs, state_public_keys=["typing"])
+    )
+    bob = listen(state, connect(state, "bob", ["c"]))
+    user, changed = operations.set_user_state(state, "alice", {"typing": True, "pin": 4}, None)
+    assert {"key": "pin", "value": 4} in changed
+    for transport in (alice, bob):
+        (change,) = transport.of_type("user_state_change")
+        assert change["message"] == {
+            "state": {"typing": True},
+            "changed": [{"key": "typing", "value": True}],
+        }
+
+
+def test_user_state_public_keys_absent_keeps_empty_clears(state: State) -> None:
+    connect(state, "alice", [], state_public_keys=["a"])
+    user, _ = operations.set_user_state(state, "alice", {}, None)
+    assert user.public_keys == ["a"]
+    user, _ = operations.set_user_state(state, "alice", {}, [])
+    assert user.public_keys == []
+
+
+def test_user_state_for_unknown_user_is_422_naming_user(state: State) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        operations.set_user_state(state, "ghost", {"a": 1}, None)
+    assert "user" in raised.value.body
+
+
+def test_fresh_state_only_for_new_user_user_state_merges(state: State) -> None:
+    connect(state, "alice", [], fresh_user_state={"a": 1}, user_state={"b": 2})
+    _, user = operations.connect(
+        state,
+        username="alice",
+        conn_id=None,
+        channels=[],
+        channel_configs={},
+        fresh_user_state={"a": 9},
+        user_state={"c": 3},
+        state_public_keys=None,
+    )
+    assert user.state == {"a": 1, "b": 2, "c": 3}
+
+
+def test_second_connect_with_same_conn_id_is_same_connection(state: State) -> None:
+    conn_id = connect(state, "alice", ["a"])
+    assert connect(state, "alice", ["b"], conn_id=conn_id) == conn_id
+    assert len(state.engine.list_connections()) == 1
+    assert state.engine.get_connection(conn_id).channels == {"a", "b"}  # type: ignore[union-attr]
+
+
+def test_channel_configs_apply_only_to_created_channels(state: State) -> None:
+    connect(state, "alice", ["c"])
+    connect(state, "bob", ["c"], channel_configs={"c": {"store_history": True}})
+    assert state.engine.channel_config("c").store_history is False  # type: ignore[union-attr]
+
+
+def test_history_keeps_newest_messages_not_no_history_ones(state: State) -> None:
+    connect(
+        state, "alice", ["c"], channel_configs={"c": {"store_history": True, "history_size": 2}}
+    )
+    operations.publish_messages(
+        state,
+        [
+            message("c", text="1"),
+            message("c", text="2"),
+            message("c", text="x", no_history=True),
+            message("c", text="3"),
+        ],
+    )
+    info = operations.channels_info(state, ["c"])
+    assert [m["message"]["text"] for m in info["channels"]["c"]["history"]] == ["2", "3"]
+
+
+def test_edit_updates_history_and_catchup_delete_removes(state: State) -> None:
+    conn_id = connect(state, "alice", ["c"], channel_configs={"c": {"store_history": True}})
+    uuid_a = "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b00aa"
+    uuid_b = "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b00bb"
+    operations.publish_messages(state, [message("c", uuid=uuid_a), message("c", uuid=uuid_b)])
+    operations.edit_messages(
+        state,
+        [
+            {
+                "uuid": uuid_a,
+                "channel": "c",
+                "message": {"text": "new"},
+                "edited": "2026-11-29T00:00:00",
+            }
+        ],
+    )
+    operations.delete_messages(state, [{"uuid": uuid_b, "channel": "c"}])
+    history = operations.channels_info(state, ["c"])["channels"]["c"]["history"]
+    assert [(m["uuid"], m["message"]) for m in history] == [(uuid_a, {"text": "new"})]
+    transport = listen(state, conn_id)
+    replayed = [m for m in transport.received if m["type"] == "message"]
+    assert [(m["uuid"], m["message"]) for m in replayed] == [(uuid_a, {"text": "new"})]
+    (edit,) = transport.of_type("message:edit")
+    assert edit["message"] == {"text": "new"} and "pm_users" not in edit
+    (delete,) = transport.of_type("message:delete")
+    assert {k: delete[k] for k in ("uuid", "channel", "type")} == {
+        "uuid": uuid_b,
+        "channel": "c",
+        "type": "message:delete",
+    }
+
+
+def test_gc_collects_idle_connections_and_closes_their_transport(state: State) -> None:
+    conn_id = connect(state, "alice", ["c"])
+    transport = listen(state, conn_id)
+    state.clock.advance(state.settings.gc_conns_after - 1)  # type: ignore[attr-defined]
+    assert operations.collect_idle_connections(state) == 0
+    state.clock.advance(2)  # type: ignore[attr-defined]
+    assert operations.collect_idle_connections(state) == 1
+    assert transport.closed == (1000, "disconnected")
+    assert state.engine.get_connection(conn_id) is None
+
+
+def test_gc_forgets_idle_users_and_empty_channels() -> None:
+    state = make_state(gc_users_after=100, gc_channels_after=100)
+    conn_id = connect(state, "alice", ["c"])
+    operations.disconnect(state, conn_id)
+    operations.collect_idle_connections(state)
+    assert operations.collect_idle_users_and_channels(state) == (0, 0)
+    state.clock.advance(101)  # type: ignore[attr-defined]
+    assert operations.collect_idle_users_and_channels(state) == (1, 1)
+
+
+def test_unsubscribe_stops_delivery(state: State) -> None:
+    conn_id = connect(state, "alice", ["a", "b"])
+    transport = listen(state, conn_id)
+    conn = state.engine.get_connection(conn_id)
+    assert conn is not None
+    assert operations.unsubscribe(state, conn, ["a", "zzz"]) == ["a"]
+    operations.publish_messages(state, [message("a"), message("b")])
+    assert [m["channel"] for m in transport.of_type("message")] == ["b"]
+
+
+def test_subscribe_while_attached_starts_delivery(state: State) -> None:
+    conn_id = connect(state, "alice", [])
+    transport = listen(state, conn_id)
+    conn = state.engine.get_connection(conn_id)
+    assert conn is not None
+    assert operations.subscribe(state, conn, ["x"], {}) == ["x"]
+    operations.publish_messages(state, [message("x")])
+    assert len(transport.of_type("message")) == 1
