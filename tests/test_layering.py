@@ -34,6 +34,9 @@ def test_core_never_reads_the_global_state() -> None:
 
 
 def test_importing_the_package_imports_neither_pyramid_nor_gevent() -> None:
-    code = "import channelstream, sys; print(sorted(m for m in ('pyramid', 'gevent') if m in sys.modules))"
+    code = (
+        "import channelstream, sys; "
+        "print(sorted(m for m in ('pyramid', 'gevent') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -191,7 +191,7 @@ def test_user_state_change_goes_to_everyone_with_public_keys_only(state: State) 
         state, connect(state, "alice", ["c"], channel_configs=configs, state_public_keys=["typing"])
     )
     bob = listen(state, connect(state, "bob", ["c"]))
-    user, changed = operations.set_user_state(state, "alice", {"typing": True, "pin": 4}, None)
+    _, changed = operations.set_user_state(state, "alice", {"typing": True, "pin": 4}, None)
     assert {"key": "pin", "value": 4} in changed
     for transport in (alice, bob):
         (change,) = transport.of_type("user_state_change")
