@@ -141,7 +141,11 @@ class ChatBackend:
         if unsubscribe:
             return self.call("POST", "/unsubscribe", payload)
         payload["channel_configs"] = {name: CHANNEL_CONFIG for name in channels}
-        payload["info"] = {"include_history": True, "include_users": True, "return_public_state": True}
+        payload["info"] = {
+            "include_history": True,
+            "include_users": True,
+            "return_public_state": True,
+        }
         return self.call("POST", "/subscribe", payload)
 
     def message(self, body: Any) -> Reply:
@@ -208,7 +212,9 @@ class ChatBackend:
             "longPollUrl": public + "/listen",
             "disconnectUrl": public + "/disconnect",
         }
-        importmap = {"imports": {"channelstream": public + "/static/channelstream/channelstream.js"}}
+        importmap = {
+            "imports": {"channelstream": public + "/static/channelstream/channelstream.js"}
+        }
         replacements = {
             "{{FRAMEWORK}}": html.escape(self.settings.framework),
             "{{IMPORTMAP_JSON}}": _script_json(importmap),

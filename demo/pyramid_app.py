@@ -49,18 +49,17 @@ def make_app(settings: DemoSettings) -> Router:
     with Configurator() as config:
         config.add_route("page", "/")
         config.add_view(page, route_name="page", request_method="GET")
-        routes: list[tuple[str, str, str, Callable[[Any], Reply]]] = [
-            ("connect", "/connect", "POST", backend.connect),
-            ("subscribe", "/subscribe", "POST", backend.subscribe),
-            ("unsubscribe", "/unsubscribe", "POST",
-             lambda body: backend.subscribe(body, unsubscribe=True)),
-            ("message", "/message", "POST", backend.message),
-            ("message_edit", "/message", "PATCH", backend.edit),
-            ("message_delete", "/message", "DELETE", backend.delete),
-            ("user_state", "/user_state", "POST", backend.user_state),
+        routes: list[tuple[str, str, Callable[[Any], Reply]]] = [
+            ("/connect", "POST", backend.connect),
+            ("/subscribe", "POST", backend.subscribe),
+            ("/unsubscribe", "POST", lambda body: backend.subscribe(body, unsubscribe=True)),
+            ("/message", "POST", backend.message),
+            ("/message", "PATCH", backend.edit),
+            ("/message", "DELETE", backend.delete),
+            ("/user_state", "POST", backend.user_state),
         ]
         added: set[str] = set()
-        for name, path, method, handler in routes:
+        for path, method, handler in routes:
             route = path.strip("/")
             if route not in added:
                 config.add_route(route, path)

@@ -241,6 +241,7 @@ function join(username) {
         renderStatus();
     };
     connection.listenOpenedCallback = () => {
+        byId('join-error').textContent = '';
         trace.transports.push(connection.transport);
         renderStatus();
     };

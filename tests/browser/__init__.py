@@ -1,0 +1,1 @@
+"""Browser tests: the JS client and the demo apps in headless chromium."""
