@@ -1,0 +1,693 @@
+"""Benchmark channelstream against Channelstream 0.7.1, side by side (issue 5).
+
+Run it through ``bash bench/run.sh`` (which raises the open-files limit first). Standard
+library only, so any Python 3.8+ runs it.
+
+For every scenario and every round, both servers are started fresh on a free loopback port,
+pinned to core 0, and the Node.js load generator (bench/loadgen/loadgen.js), pinned to core 1,
+runs the scenario against them one after the other; the order alternates from one round to
+the next. The load generator samples the server's /proc/PID/stat and /status itself, so CPU
+and memory are taken over exactly the window it measures.
+
+It installs what it needs by itself: the load generator's packages with ``npm ci`` and
+Channelstream 0.7.1 in ``bench/.venv-071`` (Python 3.7, the exact pins of 0.7.1's own
+requirements.txt, the sdist from PyPI).
+
+Results: ``bench/results/<UTC time>.json`` (every run's raw figures), ``bench/results/latest.json``
+and the table in ``BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+LOADGEN = BENCH / "loadgen"
+RESULTS = BENCH / "results"
+LOGS = RESULTS / "logs"
+VENV_071 = BENCH / ".venv-071"
+PY_FOR_071 = "/root/.pyenv/versions/3.7.16/bin/python3"
+SECRET = "benchsecret"
+SERVER_CORE = "0"
+LOADGEN_CORE = "1"
+
+# Channelstream 0.7.1's requirements.txt (pip-compile output shipped in its sdist), verbatim
+# pins. gevent 1.4.0 and greenlet 0.4.15 have wheels up to CPython 3.7 and do not build on
+# 3.9+, hence Python 3.7 for 0.7.1.
+PINS_071 = """\
+apispec[yaml]==1.3.3
+certifi==2019.11.28
+chardet==3.0.4
+gevent==1.4.0
+greenlet==0.4.15
+hupper==1.9.1
+idna==2.8
+itsdangerous==1.1.0
+jinja2==2.11.1
+markupsafe==1.1.1
+marshmallow==2.18.0
+pastedeploy==2.1.0
+plaster==1.0
+plaster-pastedeploy==0.7
+pyramid==1.10.4
+pyramid-jinja2==2.8
+pyramid_apispec==0.3.3
+python-dateutil==2.8.1
+pyyaml==5.3
+requests==2.22.0
+six==1.14.0
+translationstring==1.3
+urllib3==1.25.8
+venusian==3.0.0
+webob==1.8.6
+ws4py==0.5.1
+zope.deprecation==4.4.0
+zope.interface==4.7.1
+"""
+
+# ---------------------------------------------------------------------------------------------
+# scenarios (issue 5). Every one is bounded in time and in request count.
+
+SCENARIOS = [
+    {
+        "name": "fanout_max",
+        "title": "1 channel x 1000 ws subscribers, publisher as fast as accepted",
+        "kind": "ws_fanout",
+        # 16 publisher connections (enough to keep 0.7.1's CPU busy despite its delayed-ACK
+        # stall), one message per POST, for 4 s or 4000 messages (4M deliveries)
+        "params": {"subs": 1000, "channels": 1, "rate": None, "duration": 4, "maxMsgs": 4000,
+                   "pubConns": 16, "batch": 1, "drainIdle": 3, "drainMax": 25},
+        "quick": {"subs": 100, "duration": 2, "maxMsgs": 2000},
+    },
+    {
+        "name": "fanout_10",
+        "title": "1 channel x 1000 ws subscribers, 10 msgs/s",
+        "kind": "ws_fanout",
+        "params": {"subs": 1000, "channels": 1, "rate": 10, "duration": 8, "maxMsgs": 100,
+                   "pubConns": 4, "batch": 1, "drainIdle": 3, "drainMax": 10},
+        "quick": {"subs": 100, "duration": 2},
+    },
+    {
+        "name": "channels_1000",
+        "title": "1000 channels x 1 ws subscriber, publisher as fast as accepted",
+        "kind": "ws_fanout",
+        # 16 publisher connections, 20 messages (to 20 different channels) per POST
+        "params": {"subs": 1000, "channels": 1000, "rate": None, "duration": 4,
+                   "maxMsgs": 300000, "pubConns": 16, "batch": 20, "drainIdle": 3,
+                   "drainMax": 25},
+        "quick": {"subs": 100, "channels": 100, "duration": 2, "maxMsgs": 50000},
+    },
+    {
+        "name": "idle_10k",
+        "title": "10,000 idle websocket connections",
+        "kind": "idle",
+        # POST /connect + websocket open, 64 at a time; then 10 s idle with client heartbeats
+        # every 10 s (what the JavaScript client sends)
+        "params": {"conns": 10000, "concurrency": 64, "idle": 10, "heartbeat": 10, "settle": 2},
+        "quick": {"conns": 1000, "idle": 3},
+    },
+    {
+        "name": "longpoll_max",
+        "title": "200 long-poll clients, 1 channel, publisher as fast as accepted",
+        "kind": "longpoll",
+        "params": {"clients": 200, "rate": None, "duration": 4, "maxMsgs": 10000,
+                   "pubConns": 16, "batch": 1, "drainIdle": 7, "drainMax": 20},
+        "quick": {"clients": 50, "duration": 2},
+    },
+    {
+        "name": "longpoll_20",
+        "title": "200 long-poll clients, 1 channel, 20 msgs/s",
+        "kind": "longpoll",
+        "params": {"clients": 200, "rate": 20, "duration": 8, "maxMsgs": 200, "pubConns": 4,
+                   "batch": 1, "drainIdle": 7, "drainMax": 15},
+        "quick": {"clients": 50, "duration": 3},
+    },
+    {
+        "name": "http_4",
+        "title": "POST /connect + POST /message, 4 keep-alive connections",
+        "kind": "http",
+        "params": {"conns": 4, "duration": 4, "warmup": 0.5, "maxRequests": 400000},
+        "quick": {"duration": 2},
+    },
+    {
+        "name": "http_128",
+        "title": "POST /connect + POST /message, 128 keep-alive connections",
+        "kind": "http",
+        "params": {"conns": 128, "duration": 4, "warmup": 0.5, "maxRequests": 400000},
+        "quick": {"duration": 2},
+    },
+]
+
+SERVERS = ("new", "071")
+LABEL = {"new": "channelstream", "071": "Channelstream 0.7.1"}
+
+
+def log(*a):
+    print("[bench]", *a, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    log("$", " ".join(str(c) for c in cmd))
+    return subprocess.run(cmd, check=True, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# setup: node packages, the 0.7.1 venv, the signer check
+
+
+def ensure_loadgen():
+    stamp = LOADGEN / "node_modules" / ".bench-lock"
+    lock = (LOADGEN / "package-lock.json").read_bytes()
+    if stamp.exists() and stamp.read_bytes() == lock:
+        return
+    run(["npm", "ci", "--no-audit", "--no-fund"], cwd=LOADGEN, stdout=sys.stderr)
+    stamp.write_bytes(lock)
+
+
+def ensure_071():
+    stamp = VENV_071 / ".bench-ok"
+    if stamp.exists() and stamp.read_text() == PINS_071:
+        return
+    if VENV_071.exists():
+        shutil.rmtree(VENV_071)
+    if not Path(PY_FOR_071).exists():
+        sys.exit("Python 3.7 is needed for Channelstream 0.7.1: " + PY_FOR_071)
+    run([PY_FOR_071, "-m", "venv", str(VENV_071)])
+    pip = [str(VENV_071 / "bin" / "python"), "-m", "pip", "-q", "--disable-pip-version-check"]
+    with tempfile.TemporaryDirectory() as tmp:
+        req = Path(tmp) / "requirements-071.txt"
+        req.write_text(PINS_071)
+        run(pip + ["install", "--only-binary", "gevent,greenlet", "-r", str(req)])
+    # the sdist itself (built here), without letting pip re-resolve its looser install_requires
+    run(pip + ["install", "--no-deps", "--no-binary", "channelstream", "channelstream==0.7.1"])
+    out = subprocess.run([str(VENV_071 / "bin" / "channelstream"), "--version"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    if out != "0.7.1":
+        sys.exit("unexpected Channelstream version in bench/.venv-071: " + out)
+    stamp.write_text(PINS_071)
+
+
+def check_signer():
+    """The Node signer must produce what itsdangerous (0.7.1's own copy) accepts."""
+    sig = subprocess.run(["node", str(LOADGEN / "loadgen.js"), "--scenario", "sign", "--port", "1",
+                          "--secret", SECRET], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    code = ("import sys; from itsdangerous import TimestampSigner as T;"
+            "assert T(sys.argv[1]).unsign(sys.argv[2], max_age=60) == b'channelstream'")
+    subprocess.run([str(VENV_071 / "bin" / "python"), "-c", code, SECRET, sig], check=True)
+    log("signer check: the Node signature verifies with itsdangerous")
+
+
+# ---------------------------------------------------------------------------------------------
+# servers
+
+
+def free_port(start):
+    port = start
+    while True:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                port += 1
+
+
+def new_server_available():
+    return (REPO / "channelstream" / "server.py").exists() and (REPO / "development.ini").exists() \
+        and (REPO / ".venv" / "bin" / "pserve").exists()
+
+
+class Server:
+    def __init__(self, which, port, args):
+        self.which = which
+        self.port = port
+        self.args = args
+        self.proc = None
+        self.logfile = None
+
+    def command(self):
+        if self.which == "new":
+            env = dict(os.environ)
+            env.update({
+                "CHANNELSTREAM_LISTEN": f"127.0.0.1:{self.port}",
+                "CHANNELSTREAM_SECRET": SECRET,
+                "CHANNELSTREAM_LOG_LEVEL": "WARNING",
+                "CHANNELSTREAM_ALLOW_POSTING_FROM": "127.0.0.1",
+            })
+            for item in self.args.new_env:
+                k, _, v = item.partition("=")
+                env[k] = v
+            ini = Path(self.args.new_ini)
+            if not ini.is_absolute():
+                ini = REPO / ini
+            return [str(REPO / ".venv" / "bin" / "pserve"), str(ini)], env
+        ini = LOGS / f"channelstream-071-{self.port}.ini"
+        ini.write_text(
+            "[channelstream]\n"
+            f"secret = {SECRET}\n"
+            "admin_user = admin\n"
+            "admin_secret = bench-admin\n"
+            "cookie_secret = bench-cookie\n"
+            "host = 127.0.0.1\n"
+            f"port = {self.port}\n"
+            "log_level = WARNING\n"
+            "allow_posting_from = 127.0.0.1\n"
+            "demo = false\n"
+        )
+        return [str(VENV_071 / "bin" / "channelstream"), "-i", str(ini)], dict(os.environ)
+
+    def start(self):
+        cmd, env = self.command()
+        env.pop("PYTHONPATH", None)
+        self.logfile = LOGS / f"{self.which}-{self.port}.log"
+        out = open(self.logfile, "wb")
+        # taskset execs the server, so the PID we hold is the server's own
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE] + cmd, env=env, stdout=out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=str(REPO), start_new_session=True)
+        out.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{LABEL[self.which]} exited at start, see {self.logfile}:\n"
+                                   + self.log_tail())
+            if self._answers():
+                time.sleep(0.3)
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{LABEL[self.which]} did not answer on port {self.port}")
+
+    def _answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                return s.recv(16).startswith(b"HTTP/")
+        except OSError:
+            return False
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            # the server's own process group, which we created (start_new_session)
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+    def log_tail(self, n=15):
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# one run
+
+
+def run_once(which, scenario, params, args, port):
+    server = Server(which, port, args)
+    result = {"server": which, "port": port}
+    try:
+        server.start()
+    except Exception as exc:  # a server that cannot start is a result, not a crash
+        result["error"] = str(exc)
+        server.stop()
+        return result
+    result["pid"] = server.proc.pid
+    cmd = ["taskset", "-c", LOADGEN_CORE, "node", str(LOADGEN / "loadgen.js"),
+           "--scenario", scenario["kind"], "--port", str(port), "--secret", SECRET,
+           "--server-pid", str(server.proc.pid), "--clk-tck", str(os.sysconf("SC_CLK_TCK")),
+           "--params", json.dumps(params)]
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=params["timeLimit"] + 15)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        data = json.loads(lines[-1]) if lines else {"error": "no output from the load generator"}
+        if proc.returncode != 0 and "error" not in data:
+            data["error"] = f"load generator exited {proc.returncode}"
+        if proc.stderr.strip():
+            data["loadgen_stderr"] = proc.stderr.strip().splitlines()[-5:]
+    except subprocess.TimeoutExpired:
+        data = {"error": "load generator timed out"}
+    except json.JSONDecodeError:
+        data = {"error": "unreadable load generator output"}
+    result.update(data)
+    result["wall_s"] = round(time.monotonic() - started, 2)
+    if not server.alive():
+        result["error"] = (result.get("error", "") + " server died: " + server.log_tail()).strip()
+    code = server.stop()
+    result["server_exit"] = code
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# figures, ratios and targets
+
+
+def med(runs, *path):
+    vals = []
+    for r in runs:
+        v = r
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            vals.append(v)
+    return statistics.median(vals) if vals else None
+
+
+def total(runs, key):
+    vals = [r.get(key) for r in runs if isinstance(r.get(key), int)]
+    return sum(vals) if vals else None
+
+
+# (scenario, label, path in a run's result, unit, direction of "better", target)
+# target: (op, value, on) with on "ratio" (channelstream / 0.7.1) or "new" (channelstream's
+# own figure).
+METRICS = [
+    ("fanout_max", "delivered msgs/s", ("delivered_per_s",), "", "up", (">=", 10, "ratio")),
+    ("fanout_max", "server CPU per delivery", ("server_cpu_us_per_delivery",), "us", "down", None),
+    ("fanout_max", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
+    ("fanout_max", "latency p99", ("latency_ms", "p99"), "ms", "down", None),
+    ("fanout_max", "msgs per frame", ("msgs_per_frame",), "", None, None),
+    ("fanout_max", "load generator CPU per received msg", ("loadgen_cpu_us_per_msg",), "us",
+     None, None),
+    ("fanout_10", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
+    ("fanout_10", "latency p99", ("latency_ms", "p99"), "ms", "down", ("<=", 50, "new")),
+    ("fanout_10", "server CPU per delivery", ("server_cpu_us_per_delivery",), "us", "down", None),
+    ("channels_1000", "delivered msgs/s", ("delivered_per_s",), "", "up", (">=", 10, "ratio")),
+    ("channels_1000", "server CPU per message", ("server_cpu_us_per_delivery",), "us", "down",
+     None),
+    ("channels_1000", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
+    ("idle_10k", "RSS per connection", ("rss_kib_per_conn",), "KiB", "down", ("<=", 12, "new")),
+    ("idle_10k", "connects/s (POST /connect + ws open)", ("connects_per_s",), "", "up",
+     (">=", 3, "ratio")),
+    ("idle_10k", "idle server CPU (% of a core)", ("idle_server_cpu_util",), "%", "down",
+     ("<", 5, "new")),
+    ("idle_10k", "connections still open after idle", ("still_open",), "", None, None),
+    ("longpoll_max", "delivered msgs/s", ("delivered_per_s",), "", "up", (">=", 5, "ratio")),
+    ("longpoll_max", "server CPU per delivery", ("server_cpu_us_per_delivery",), "us", "down",
+     None),
+    ("longpoll_20", "latency p50", ("latency_ms", "p50"), "ms", "down", ("<=", 50, "new")),
+    ("longpoll_20", "latency p99", ("latency_ms", "p99"), "ms", "down", None),
+    ("http_4", "requests/s", ("requests_per_s",), "", "up", (">=", 20, "ratio")),
+    ("http_4", "server CPU per request", ("server_cpu_us_per_request",), "us", "down", None),
+    ("http_128", "requests/s", ("requests_per_s",), "", "up", None),
+    ("http_128", "server CPU per request", ("server_cpu_us_per_request",), "us", "down",
+     ("<=", 0.2, "ratio")),
+]
+
+DELIVERY_SCENARIOS = ("fanout_max", "fanout_10", "channels_1000", "longpoll_max", "longpoll_20")
+
+
+def check(op, value, x):
+    if x is None:
+        return None
+    return {">=": x >= value, "<=": x <= value, "<": x < value}[op]
+
+
+def summarize(results):
+    rows = []
+    for scen, label, path, unit, better, target in METRICS:
+        if scen not in results:
+            continue
+        runs = results[scen]
+        new = med([r for r in runs["new"] if "error" not in r], *path)
+        old = med([r for r in runs["071"] if "error" not in r], *path)
+        if unit == "%":
+            new = None if new is None else new * 100
+            old = None if old is None else old * 100
+        ratio = None
+        if new is not None and old:
+            ratio = new / old
+        met = None
+        if target:
+            op, value, on = target
+            met = check(op, value, ratio if on == "ratio" else new)
+        rows.append({"scenario": scen, "metric": label, "unit": unit, "new": new, "old": old,
+                     "ratio": ratio, "better": better, "target": target, "met": met})
+    # zero lost / duplicated messages, in every delivery scenario
+    for scen in DELIVERY_SCENARIOS:
+        if scen not in results:
+            continue
+        new_runs, old_runs = results[scen]["new"], results[scen]["071"]
+        nl = sum((r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0)
+                 for r in new_runs) if new_runs else None
+        ol = sum((r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0)
+                 for r in old_runs) if old_runs else None
+        errs = any("error" in r for r in new_runs)
+        rows.append({"scenario": scen, "metric": "lost + duplicated (all rounds)", "unit": "",
+                     "new": nl, "old": ol, "ratio": None, "better": "down",
+                     "target": ("==", 0, "new"),
+                     "met": None if nl is None or not new_runs or errs else nl == 0})
+    return rows
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if abs(v) >= 1000:
+            s = f"{v:,.0f}"
+        elif abs(v) >= 100:
+            s = f"{v:.0f}"
+        elif abs(v) >= 10:
+            s = f"{v:.1f}"
+        else:
+            s = f"{v:.2f}"
+    else:
+        s = f"{v:,}"
+    return s + (" " + unit if unit and unit != "%" else "%" if unit == "%" else "")
+
+
+def fmt_target(t):
+    if not t:
+        return ""
+    op, value, on = t
+    if on == "ratio":
+        return f"{op} {value}x"
+    return f"{op} {value}"
+
+
+def table(rows):
+    out = ["| scenario | metric | channelstream | 0.7.1 | ratio (new / 0.7.1) | target | met |",
+           "| --- | --- | --: | --: | --: | --- | --- |"]
+    for r in rows:
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+        met = {True: "yes", False: "**no**", None: ("-" if not r["target"] else "n/a")}[r["met"]]
+        out.append(f"| {r['scenario']} | {r['metric']} | {fmt(r['new'], r['unit'])} | "
+                   f"{fmt(r['old'], r['unit'])} | {ratio} | {fmt_target(r['target'])} | {met} |")
+    return "\n".join(out)
+
+
+def machine_info():
+    info = {"cores": os.cpu_count(), "kernel": platform.release()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        info["memory_gib"] = round(int(mem) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    info["node"] = subprocess.run(["node", "--version"], capture_output=True,
+                                  text=True).stdout.strip()
+    try:
+        ws = json.loads((LOADGEN / "node_modules" / "ws" / "package.json").read_text())["version"]
+        info["ws"] = ws
+    except OSError:
+        pass
+    info["python_new"] = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "--version"],
+                                        capture_output=True, text=True).stdout.strip()
+    info["python_071"] = subprocess.run([str(VENV_071 / "bin" / "python"), "--version"],
+                                        capture_output=True, text=True).stdout.strip()
+    try:
+        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                        capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    return info
+
+
+def write_benchmarks_md(report, rows, path):
+    m = report["machine"]
+    lines = [
+        "# Benchmarks: channelstream vs Channelstream 0.7.1",
+        "",
+        "Generated by `bench/run.py`; do not edit by hand (rerun the command below).",
+        "",
+        f"- **Command:** `{report['command']}`",
+        f"- **Date:** {report['date']} (took {report['took_s']:.0f} s)",
+        f"- **Machine:** {m.get('cpu', '?')}, {m.get('cores')} cores, "
+        f"{m.get('memory_gib')} GiB, Linux {m.get('kernel')}; shared and noisy, so only "
+        "the ratios measured side by side in this one run are meant to be quoted.",
+        f"- **Servers:** channelstream at commit `{m.get('commit')}` ({m.get('python_new')}, "
+        f"`pserve {report['new_ini']}`); Channelstream 0.7.1 from PyPI ({m.get('python_071')}, "
+        "the pins of its own requirements.txt, `channelstream -i <generated ini>`). "
+        f"Server pinned to core {SERVER_CORE}, load generator to core {LOADGEN_CORE}.",
+        f"- **Load generator:** Node.js {m.get('node')} with `ws` {m.get('ws')} "
+        "(`bench/loadgen/loadgen.js`).",
+        f"- **Rounds:** {report['rounds']} per server and scenario, the two servers alternating; "
+        "figures are medians over the rounds; every run is in "
+        f"`{report['results_file']}`.",
+        "",
+    ]
+    if report.get("quick"):
+        lines += ["**This was a `--quick` smoke run with scaled-down scenarios: not the real "
+                  "figures.**", ""]
+    if report.get("notes"):
+        lines += ["Notes:", ""] + [f"- {n}" for n in report["notes"]] + [""]
+    lines += [table(rows), ""]
+    met = [r for r in rows if r["target"]]
+    ok = sum(1 for r in met if r["met"])
+    lines += [f"Targets met: {ok} of {len(met)}.", ""]
+    lines += [
+        "## Scenarios",
+        "",
+    ]
+    for s in report["scenarios"]:
+        lines.append(f"- **{s['name']}**: {s['title']}. Parameters: `{json.dumps(s['params'])}`")
+    lines += [
+        "",
+        "## How it is measured",
+        "",
+        "- Every subscriber records every message it receives in a bitset per subscriber: a "
+        "message accepted by `POST /message` (answer 200) and not received once by every "
+        "subscriber of its channel is *lost*, one received twice is *duplicated*.",
+        "- Each 64-byte `message.text` carries its sequence number and its send time; latency is "
+        "the receive time minus the send time on the load generator's clock (the publisher and "
+        "the subscribers live in the same process).",
+        "- Delivered msgs/s: unique deliveries divided by the time from the first publish to "
+        "the last delivery (so a server that accepts fast and delivers late is not flattered).",
+        "- Server CPU: utime + stime from `/proc/PID/stat` over the same window, divided by "
+        "deliveries (or requests); RSS from `/proc/PID/status` (VmRSS). RSS per connection = "
+        "(RSS with all websockets open - RSS before the first one) / connections.",
+        "- Connects/s: `POST /connect` then the WebSocket handshake, 64 clients at a time.",
+        "- Idle CPU: server CPU over 10 s with every connection open, the server sending its "
+        "heartbeats and each client sending `{\"type\": \"heartbeat\"}` every 10 s like the JS "
+        "client.",
+        "- HTTP: each connection alternates signed `POST /connect` (channel `bench_http_c`, 100 "
+        "user names) and `POST /message` (one 64-byte message to a channel holding one "
+        "unattached connection), one request in flight per keep-alive connection; requests "
+        "are written in one TCP segment with TCP_NODELAY.",
+        "- Load generator cost: its own CPU (`process.cpuUsage()`) per received message.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=2, help="runs per server and scenario (2)")
+    ap.add_argument("--scenarios", default="", help="comma-separated names (default: all)")
+    ap.add_argument("--servers", default="new,071", help="new,071 (default both)")
+    ap.add_argument("--quick", action="store_true", help="scaled-down smoke run")
+    ap.add_argument("--new-ini", default="development.ini",
+                    help="ini for channelstream's pserve (default development.ini)")
+    ap.add_argument("--new-env", action="append", default=[],
+                    help="extra KEY=VALUE for channelstream's environment (repeatable)")
+    ap.add_argument("--no-md", action="store_true", help="do not rewrite BENCHMARKS.md")
+    ap.add_argument("--setup-only", action="store_true", help="install, check and exit")
+    args = ap.parse_args()
+
+    LOGS.mkdir(parents=True, exist_ok=True)
+    ensure_loadgen()
+    ensure_071()
+    check_signer()
+    if args.setup_only:
+        return
+
+    servers = [s for s in args.servers.split(",") if s]
+    notes = []
+    if "new" in servers and not new_server_available():
+        notes.append("channelstream's server (channelstream/server.py, development.ini) was not "
+                     "in the repo: only 0.7.1 ran.")
+        log(notes[-1])
+        servers.remove("new")
+    wanted = [s for s in args.scenarios.split(",") if s]
+    scenarios = [s for s in SCENARIOS if not wanted or s["name"] in wanted]
+    started = time.monotonic()
+    date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    results = {}
+    port = 18100
+    for si, scen in enumerate(scenarios):
+        params = dict(scen["params"])
+        if args.quick:
+            params.update(scen.get("quick", {}))
+        params.setdefault("timeLimit", 120)
+        results[scen["name"]] = {"new": [], "071": []}
+        for rnd in range(args.rounds):
+            order = list(servers) if (rnd + si) % 2 == 0 else list(reversed(servers))
+            for which in order:
+                port = free_port(port + 1)
+                log(f"{scen['name']} round {rnd + 1}/{args.rounds}: {LABEL[which]} on :{port}")
+                r = run_once(which, scen, params, args, port)
+                results[scen["name"]][which].append(r)
+                brief = {k: r.get(k) for k in ("error", "delivered_per_s", "requests_per_s",
+                                               "connects_per_s", "rss_kib_per_conn",
+                                               "idle_server_cpu_util", "lost", "duplicated",
+                                               "latency_ms", "server_cpu_us_per_delivery",
+                                               "server_cpu_us_per_request",
+                                               "loadgen_cpu_us_per_msg") if k in r}
+                log("   ", json.dumps(brief))
+                time.sleep(0.5)
+    took = time.monotonic() - started
+    rows = summarize(results)
+    command = "bash bench/run.sh" + ("" if len(sys.argv) == 1 else " " + " ".join(sys.argv[1:]))
+    report = {
+        "date": date,
+        "command": command,
+        "took_s": took,
+        "rounds": args.rounds,
+        "quick": args.quick,
+        "new_ini": args.new_ini,
+        "machine": machine_info(),
+        "notes": notes,
+        "scenarios": [{"name": s["name"], "title": s["title"], "kind": s["kind"],
+                       "params": dict(s["params"], **(s.get("quick", {}) if args.quick else {}))}
+                      for s in scenarios],
+        "summary": rows,
+        "runs": results,
+    }
+    out = RESULTS / f"{stamp}.json"
+    report["results_file"] = str(out.relative_to(REPO))
+    text = json.dumps(report, indent=1, default=str)
+    out.write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    print(table(rows))
+    print(f"\nresults: {out.relative_to(REPO)} (took {took:.0f} s)")
+    if not args.no_md:
+        write_benchmarks_md(report, rows, REPO / "BENCHMARKS.md")
+        print("table written to BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()
