@@ -19,18 +19,48 @@ if TYPE_CHECKING:
 SIGN_IN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>channelstream admin: sign in</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem}}
-label{{display:block;margin-top:1rem}}input{{width:100%;padding:.4rem;box-sizing:border-box}}
-button{{margin-top:1rem;padding:.5rem 1rem}}.error{{color:#b00020}}</style></head>
-<body><main><h1>channelstream admin</h1>{error}
-<form method="post" action="{action}">
-<label for="username">User name</label>
-<input id="username" name="username" autocomplete="username" required>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form></main></body></html>
+<title>Sign in: channelstream admin</title>
+<link rel="stylesheet" href="{css}">
+</head>
+<body class="sign-in">
+<main class="card sign-in-card" aria-labelledby="sign-in-title">
+<h1 id="sign-in-title"><span class="logo" aria-hidden="true">&#x25C9;</span>
+channelstream admin</h1>
+{error}
+<form method="post" action="{action}" class="stack">
+<div class="field"><label for="username">User name</label>
+<input id="username" name="username" autocomplete="username" value="{username}" required
+ autofocus></div>
+<div class="field"><label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password"
+ required{error_describedby}></div>
+<button type="submit" class="primary">Sign in</button></form></main></body></html>
 """
+
+# The panel's page (channelstream/static/admin/index.html) names its URLs with these.
+PAGE_URLS = {
+    "{{static}}": ("static", "channelstream:static/admin/"),
+    "{{admin}}": ("route", "channelstream.admin"),
+    "{{admin_json}}": ("route", "channelstream.admin_json"),
+    "{{sign_out}}": ("route", "channelstream.admin_sign_out"),
+    "{{api_message}}": ("route", "channelstream.admin_api_message"),
+    "{{api_channel_config}}": ("route", "channelstream.admin_api_channel_config"),
+    "{{api_disconnect}}": ("route", "channelstream.admin_api_disconnect"),
+    "{{api_explorer}}": ("route", "channelstream.api_explorer"),
+}
+
+
+def fill_page(request: Request, page: str) -> str:
+    """Replace the page's URL placeholders, so it works under any mount point."""
+    for placeholder, (kind, name) in PAGE_URLS.items():
+        if placeholder not in page:
+            continue
+        if kind == "static":
+            url = request.static_url(name)
+        else:
+            url = request.route_url(name)
+        page = page.replace(placeholder, html.escape(url))
+    return page
 
 
 class AdminViews:
@@ -63,10 +93,15 @@ class AdminViews:
                 return response
             # Slow down guessing without holding a thread: this is a greenlet.
             gevent.sleep(0.5)
-            error = '<p class="error" role="alert">Wrong user name or password.</p>'
+            error = (
+                '<p class="error" id="sign-in-error" role="alert">Wrong user name or password.</p>'
+            )
         page = SIGN_IN_PAGE.format(
             error=error,
+            error_describedby=' aria-describedby="sign-in-error"' if error else "",
+            username=html.escape(self.request.POST.get("username", "")) if error else "",
             action=html.escape(self.request.route_url("channelstream.admin_sign_in")),
+            css=html.escape(self.request.static_url("channelstream:static/admin/admin.css")),
         )
         return Response(page, content_type="text/html", status=401 if error else 200)
 
@@ -81,7 +116,9 @@ class AdminViews:
         page = self.request.registry.get("channelstream.admin_page")
         if page is None:
             page = "<!doctype html><title>channelstream admin</title><p>See admin.json</p>"
-        return Response(page, content_type="text/html")
+        response = Response(fill_page(self.request, page), content_type="text/html")
+        response.cache_control.no_store = True
+        return response
 
     def admin_json(self) -> Any:
         if not self._is_admin():
