@@ -364,6 +364,15 @@ export class ChannelStreamConnection {
         this._probeLongPoll = false;
         // Set when that probe worked: listen with long-poll until the next connect().
         this._websocketBroken = false;
+        // When the browser says the network is back, retry now instead of after the backoff.
+        this._onOnline = () => {
+            if (this._retryTimer && !this._closedByUser) {
+                this._log('network is back: retrying now');
+                this._attempt = 0;
+                this._fireRetry();
+            }
+        };
+        this._retryMode = null;
     }
 
     // -- 0.7 API: backend calls ----------------------------------------------
@@ -892,7 +901,7 @@ export class ChannelStreamConnection {
     _openTransport() {
         this._clearRetry();
         this._abandonTransport();
-        const canUseWebsocket = !this.noWebsocket && typeof window.WebSocket === 'function';
+        const canUseWebsocket = !this.noWebsocket && typeof globalThis.WebSocket === 'function';
         if (!canUseWebsocket || this._websocketBroken || this._probeLongPoll) {
             this.openLongPoll();
         } else {
@@ -1060,17 +1069,24 @@ export class ChannelStreamConnection {
         this._setStatus(this._wasOpen ? ConnectionStatus.RECONNECTING : ConnectionStatus.CONNECTING);
         const delay = this._nextDelay();
         this._log('reconnecting in', delay, 'ms via', mode);
-        this._retryTimer = setTimeout(() => {
-            this._retryTimer = null;
-            if (this._closedByUser) {
-                return;
-            }
-            if (mode === 'connect' || !this.connectionId) {
-                this.connect();
-            } else {
-                this._openTransport();
-            }
-        }, delay);
+        this._retryMode = mode;
+        this._retryTimer = setTimeout(() => this._fireRetry(), delay);
+        if (typeof globalThis.addEventListener === 'function') {
+            globalThis.addEventListener('online', this._onOnline);
+        }
+    }
+
+    _fireRetry() {
+        const mode = this._retryMode;
+        this._clearRetry();
+        if (this._closedByUser) {
+            return;
+        }
+        if (mode === 'connect' || !this.connectionId) {
+            this.connect();
+        } else {
+            this._openTransport();
+        }
     }
 
     /** Exponential backoff with "equal jitter": half fixed, half random. */
@@ -1084,6 +1100,10 @@ export class ChannelStreamConnection {
         if (this._retryTimer) {
             clearTimeout(this._retryTimer);
             this._retryTimer = null;
+        }
+        this._retryMode = null;
+        if (typeof globalThis.removeEventListener === 'function') {
+            globalThis.removeEventListener('online', this._onOnline);
         }
     }
 
