@@ -1,0 +1,97 @@
+"""Engines under test: the memory engine and the Redis engine on a throwaway redis-server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from channelstream.engine.base import Engine, Envelope
+from channelstream.engine.memory import MemoryEngine
+from channelstream.engine.redis import RedisEngine
+from channelstream.settings import Settings, parse_settings
+from tests.support.redis_server import RedisServer
+
+CATCHUP = 5
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def engine_settings(redis_url: str = "redis://127.0.0.1:1/0", **extra: Any) -> Settings:
+    return parse_settings(
+        {
+            "channelstream.environment": "development",
+            "channelstream.redis_url": redis_url,
+            "channelstream.catchup_size": str(CATCHUP),
+            "channelstream.max_history_size": "50",
+            **{f"channelstream.{k}": str(v) for k, v in extra.items()},
+        },
+        environ={},
+    )
+
+
+class Harness:
+    """An engine started with a recording `deliver`, and a way to wait for deliveries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.got: list[Envelope] = []
+        engine.start(self.got.append)
+
+    def wait_for(self, count: int, timeout: float = 5) -> list[Envelope]:
+        deadline = time.monotonic() + timeout
+        while len(self.got) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.got)} of {count} envelopes: {self.got}")
+            time.sleep(0.005)
+        return list(self.got)
+
+    def settle(self, seconds: float = 0.1) -> list[Envelope]:
+        """What was delivered once nothing more is in flight (the bus is asynchronous)."""
+        if isinstance(self.engine, RedisEngine):
+            time.sleep(seconds)
+        return list(self.got)
+
+
+def make_redis_engine(server: RedisServer, **kwargs: Any) -> RedisEngine:
+    settings = kwargs.pop("settings", None) or engine_settings(server.url, engine="redis")
+    return RedisEngine(settings, **kwargs)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    if request.param == "memory":
+        engine: Engine = MemoryEngine(engine_settings())
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        flush = server.client()
+        flush.flushall()
+        flush.close()
+        engine = make_redis_engine(server)
+    running = Harness(engine)
+    yield running
+    engine.stop()
+
+
+@pytest.fixture
+def fresh_redis(redis_server: RedisServer) -> Iterator[Callable[..., RedisEngine]]:
+    """Redis engines (nodes) on an emptied Redis; all are stopped afterwards."""
+    client = redis_server.client()
+    client.flushall()
+    client.close()
+    made: list[RedisEngine] = []
+
+    def make(**kwargs: Any) -> RedisEngine:
+        engine = make_redis_engine(redis_server, **kwargs)
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.stop()
