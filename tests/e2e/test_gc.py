@@ -1,0 +1,112 @@
+"""Garbage collection of idle and disconnected connections (the conftest's `server` has a
+2 s idle limit and a 0.2 s collection pass)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from tests.e2e.helpers import before_text, clients, name, of_type, open_ws, wait_for_text
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def presence_connect(server: ServerProcess, user: str, channel: str) -> str:
+    return str(
+        server.post(
+            "/connect",
+            {
+                "username": user,
+                "channels": [channel],
+                "channel_configs": {channel: {"notify_presence": True}},
+            },
+        )["conn_id"]
+    )
+
+
+def users_of(server: ServerProcess, channel: str) -> list[str]:
+    found = server.post("/info", {"info": {"channels": [channel]}})["channels"]
+    return list(found[channel]["users"]) if channel in found else []
+
+
+def test_idle_connection_is_collected(server: ServerProcess) -> None:
+    channel, watcher, idler = name("gc"), name("watcher"), name("idler")
+    with clients(open_ws(server, presence_connect(server, watcher, channel))) as (watch,):
+        idle_conn = presence_connect(server, idler, channel)
+        assert users_of(server, channel) == sorted([watcher, idler])
+        # The idle connection never attaches: after gc_conns_after it is collected.
+        watch.messages(2, timeout=10, type_="presence")
+        joined, parted = of_type(watch.received, "presence")
+        assert (joined["user"], joined["message"]["action"]) == (idler, "joined")
+        assert (parted["user"], parted["message"]["action"]) == (idler, "parted")
+        assert parted["state"] is None
+        assert users_of(server, channel) == [watcher]
+        # The attached watcher outlived the idle limit (heartbeats are activity).
+        server.publish(channel, "x", {"text": "still here"})
+        wait_for_text(watch, "still here")
+    with clients(open_ws(server, idle_conn)) as (late,):
+        assert late.close_frame() == (1000, "unknown connection")
+    assert (
+        requests.get(server.url + "/disconnect", params={"conn_id": idle_conn}, timeout=10).json()
+        is False
+    )
+
+
+def test_disconnect_get_closes_at_next_pass(server: ServerProcess) -> None:
+    channel, watcher, leaver = name("dc"), name("watcher"), name("leaver")
+    watch = open_ws(server, presence_connect(server, watcher, channel))
+    conn_id = presence_connect(server, leaver, channel)
+    gone = open_ws(server, conn_id)
+    with clients(watch, gone):
+        response = requests.get(server.url + "/disconnect", params={"conn_id": conn_id}, timeout=10)
+        assert response.status_code == 200
+        assert response.json() is True
+        assert gone.close_frame(timeout=3)[0] == 1000
+        server.publish(channel, "x", {"text": "sentinel"})
+        presence = of_type(before_text(watch, "sentinel"), "presence")
+        assert [(p["user"], p["message"]["action"]) for p in presence] == [
+            (leaver, "joined"),
+            (leaver, "parted"),
+        ]
+    assert users_of(server, channel) == [watcher]
+    again = requests.get(server.url + "/disconnect", params={"conn_id": conn_id}, timeout=10)
+    assert again.json() is False
+    unknown = requests.get(
+        server.url + "/disconnect", params={"conn_id": str(uuid.uuid4())}, timeout=10
+    )
+    assert unknown.status_code == 200
+    assert unknown.json() is False
+
+
+def test_disconnect_post(server: ServerProcess) -> None:
+    user = name("poster")
+    conn_id = server.connect(user, [name("dcp")])
+    with clients(open_ws(server, conn_id)) as (client,):
+        response = requests.post(server.url + "/disconnect", json={"conn_id": conn_id}, timeout=10)
+        assert response.status_code == 200
+        assert response.json() is True
+        assert client.close_frame(timeout=3)[0] == 1000
+    unknown = requests.post(
+        server.url + "/disconnect", json={"conn_id": str(uuid.uuid4())}, timeout=10
+    )
+    assert unknown.json() is False
+    for body in ({}, {"conn_id": "nope"}, []):
+        bad = requests.post(server.url + "/disconnect", json=body, timeout=10)
+        assert 400 <= bad.status_code < 500, body
+        assert isinstance(bad.json(), dict)
+
+
+def test_disconnected_connection_is_gone_for_the_api(server: ServerProcess) -> None:
+    conn_id = server.connect(name("api"), [name("dapi")])
+    assert requests.get(server.url + "/disconnect", params={"conn_id": conn_id}, timeout=10).json()
+
+    def subscribe_refused() -> bool:
+        response = server.call("POST", "/subscribe", {"conn_id": conn_id, "channels": [name("x")]})
+        return 400 <= response.status_code < 500
+
+    from tests.e2e.helpers import wait_until
+
+    wait_until(subscribe_refused, timeout=5)

@@ -1,0 +1,160 @@
+"""The WebSocket transport: heartbeats, pings, slow consumers, oversized client messages."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import FrameReader, clients, handshake, name, open_ws
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.timeout(40)
+
+MAX_QUEUED = 256 * 1024
+MAX_MESSAGE = 1024
+PING_TIMEOUT = 1.5
+
+
+@pytest.fixture(scope="module")
+def tnode(logs_dir: Path) -> Iterator[ServerProcess]:
+    settings = {
+        "heartbeat_interval": 0.3,
+        "ping_timeout": 30,
+        "max_queued_bytes": MAX_QUEUED,
+        "ws_max_message_size": MAX_MESSAGE,
+        "gc_conns_after": 30,
+    }
+    with ServerProcess(settings=settings, log_path=logs_dir / "transport.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def pnode(logs_dir: Path) -> Iterator[ServerProcess]:
+    settings = {"heartbeat_interval": 0.3, "ping_timeout": PING_TIMEOUT, "gc_conns_after": 30}
+    with ServerProcess(settings=settings, log_path=logs_dir / "pings.log") as server:
+        yield server
+
+
+def test_heartbeats_arrive_on_idle_socket(tnode: ServerProcess) -> None:
+    conn_id = tnode.connect(name("hb"), [name("hb")])
+    with clients(open_ws(tnode, conn_id)) as (client,):
+        started = time.monotonic()
+        beats = 0
+        while beats < 3:
+            assert client.read_frame(2) == []
+            beats += 1
+        assert time.monotonic() - started < 3
+        assert client.received == []
+
+
+def test_answering_client_outlives_ping_timeout(pnode: ServerProcess) -> None:
+    channel = name("alive")
+    conn_id = pnode.connect(name("alive"), [channel])
+    with clients(open_ws(pnode, conn_id)) as (client,):
+        deadline = time.monotonic() + PING_TIMEOUT * 2
+        while time.monotonic() < deadline:
+            # Reading lets websocket-client answer the server's pings.
+            assert client.read_frame(2) is not None
+        pnode.publish(channel, "x", {"text": "still open"})
+        client.messages(1, type_="message")
+
+
+def test_client_that_never_answers_pings_is_closed_1011(pnode: ServerProcess) -> None:
+    conn_id = pnode.connect(name("mute"), [name("mute")])
+    sock, head = handshake(pnode.port, f"/ws?conn_id={conn_id}")
+    with sock:
+        assert head.startswith(b"HTTP/1.1 101")
+        sock.settimeout(PING_TIMEOUT * 4)
+        started = time.monotonic()
+        code, seen = FrameReader(sock).until_close()
+        assert code == 1011
+        assert [] in seen
+        assert time.monotonic() - started >= PING_TIMEOUT * 0.5
+
+
+def test_message_over_limit_closes_1009(tnode: ServerProcess) -> None:
+    channel = name("big")
+    conn_id = tnode.connect(name("big"), [channel])
+    with clients(open_ws(tnode, conn_id)) as (client,):
+        client.ws.send('{"type": "heartbeat"}')
+        client.ws.send("x" * (MAX_MESSAGE - 10))
+        tnode.publish(channel, "x", {"text": "after small ones"})
+        client.messages(1, type_="message")
+        client.ws.send("x" * (MAX_MESSAGE * 2))
+        assert client.close_frame() == (1009, "message too big")
+
+
+def test_fragmented_message_over_limit_closes_1009(tnode: ServerProcess) -> None:
+    conn_id = tnode.connect(name("frag"), [name("frag")])
+    import websocket
+
+    with clients(open_ws(tnode, conn_id)) as (client,):
+        part = "y" * (MAX_MESSAGE // 2)
+        client.ws.send_frame(websocket.ABNF.create_frame(part, websocket.ABNF.OPCODE_TEXT, 0))
+        client.ws.send_frame(websocket.ABNF.create_frame(part, websocket.ABNF.OPCODE_CONT, 0))
+        client.ws.send_frame(websocket.ABNF.create_frame(part, websocket.ABNF.OPCODE_CONT, 1))
+        assert client.close_frame()[0] == 1009
+
+
+def test_slow_consumer_is_closed_4008_and_others_get_everything(tnode: ServerProcess) -> None:
+    channel = name("flood")
+    readers = [open_ws(tnode, tnode.connect(name("reader"), [channel])) for _ in range(2)]
+    slow_conn = tnode.connect(name("slow"), [channel])
+    sock, head = handshake(tnode.port, f"/ws?conn_id={slow_conn}", rcvbuf=4096)
+    assert head.startswith(b"HTTP/1.1 101")
+    payload = "z" * 60_000
+    batches, per_batch = 12, 14  # ~10 MB: more than any kernel buffer on the way
+    total = batches * per_batch
+    with clients(*readers), sock:
+        started = time.monotonic()
+        for batch in range(batches):
+            items = [
+                {
+                    "channel": channel,
+                    "user": "flood",
+                    "message": {"n": batch * per_batch + i, "p": payload},
+                }
+                for i in range(per_batch)
+            ]
+            tnode.post("/message", items)
+            for reader in readers:
+                # Keep the good readers reading while the flood goes on.
+                while reader.frames < 1 or len(reader.received) < (batch + 1) * per_batch:
+                    if reader.read_frame(10) is None:
+                        raise AssertionError("a reading client was closed")
+        elapsed = time.monotonic() - started
+        for reader in readers:
+            numbers = [m["message"]["n"] for m in reader.received if m.get("type") == "message"]
+            assert numbers == list(range(total))
+        assert elapsed < 20
+        # Now read what the slow socket was sent: whole frames, ending in a 4008 close.
+        sock.settimeout(10)
+        code, seen = FrameReader(sock).until_close()
+        assert code == 4008
+        delivered = sum(len(frame) for frame in seen if isinstance(frame, list))
+        assert delivered < total
+
+
+def test_slow_consumer_can_reconnect_and_catch_up(tnode: ServerProcess) -> None:
+    """After a 4008 the client reconnects with the same conn_id and catches up."""
+    channel = name("again")
+    conn_id = tnode.connect(name("slow2"), [channel])
+    sock, head = handshake(tnode.port, f"/ws?conn_id={conn_id}", rcvbuf=4096)
+    assert head.startswith(b"HTTP/1.1 101")
+    with sock:
+        for _ in range(12):
+            tnode.post(
+                "/message",
+                [{"channel": channel, "user": "f", "message": {"p": "q" * 60_000}}] * 14,
+            )
+        sock.shutdown(socket.SHUT_WR)
+    tnode.publish(channel, "x", {"text": "after"})
+    with clients(open_ws(tnode, conn_id)) as (client,):
+        deadline = time.monotonic() + 10
+        while not any(m.get("message", {}).get("text") == "after" for m in client.received):
+            assert time.monotonic() < deadline
+            assert client.read_frame(5) is not None
