@@ -30,10 +30,10 @@ channelstream admin</h1>
 <form method="post" action="{action}" class="stack">
 <div class="field"><label for="username">User name</label>
 <input id="username" name="username" autocomplete="username" value="{username}" required
- autofocus></div>
+{focus_user}></div>
 <div class="field"><label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password"
- required{error_describedby}></div>
+ required{error_describedby}{focus_password}></div>
 <button type="submit" class="primary">Sign in</button></form></main></body></html>
 """
 
@@ -99,6 +99,9 @@ class AdminViews:
         page = SIGN_IN_PAGE.format(
             error=error,
             error_describedby=' aria-describedby="sign-in-error"' if error else "",
+            # After a wrong password the user name stays: the password is what to retype.
+            focus_user="" if error else " autofocus",
+            focus_password=" autofocus" if error else "",
             username=html.escape(self.request.POST.get("username", "")) if error else "",
             action=html.escape(self.request.route_url("channelstream.admin_sign_in")),
             css=html.escape(self.request.static_url("channelstream:static/admin/admin.css")),

@@ -95,7 +95,7 @@ RESUME_QUERY = {
 def _operation(
     summary: str,
     tag: str,
-    response: dict[str, Any],
+    response: dict[str, Any] | None,
     *,
     body: dict[str, Any] | None = None,
     security: list[dict[str, list[str]]] | None = None,
@@ -107,7 +107,11 @@ def _operation(
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
-        "responses": {"200": response, **(errors or {}), **(extra or {})},
+        "responses": {
+            **({"200": response} if response is not None else {}),
+            **(errors or {}),
+            **(extra or {}),
+        },
     }
     if description:
         operation["description"] = description
@@ -238,7 +242,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": _operation(
                 "Attach a WebSocket",
                 client,
-                {"description": "Not used: the answer is 101."},
+                None,
                 parameters=[CONN_ID_QUERY, RESUME_QUERY],
                 errors={
                     "400": {"$ref": "#/components/responses/BadRequest"},

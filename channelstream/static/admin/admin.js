@@ -546,6 +546,12 @@ $('config-reset').addEventListener('click', () => {
     renderChannelView();
 });
 $('publish-form').addEventListener('submit', publish);
+$('publish-text').addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        $('publish-form').requestSubmit();
+    }
+});
 document.addEventListener('click', (event) => {
     const button = event.target.closest('button[data-conn-id]');
     if (button) disconnect(button);

@@ -1,0 +1,407 @@
+"""The admin panel and the API explorer, in headless chromium against a real server.
+
+Assertions are on what the page shows; the effects of its actions are checked from
+the outside (a real WebSocket client, the chat demo's page, the server API).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, expect
+
+from .admin_fixtures import (  # noqa: F401 (the *_fixture names register fixtures)
+    AdminPage,
+    Connected,
+    admin_fixture,
+    new_admin_fixture,
+    sign_in,
+    ws_clients_fixture,
+)
+from .conftest import ChannelstreamServer, ChatPage
+
+pytestmark = pytest.mark.browser
+
+Connect = Callable[..., Connected]
+OpenChat = Callable[..., ChatPage]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+# -- signing in and out ---------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_sign_in_wrong_then_right_password_and_sign_out(
+    browser: Browser, channelstream: ChannelstreamServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        page = context.new_page()
+        sign_in(page, channelstream, password="not-the-password")
+        error = page.get_by_role("alert")
+        expect(error).to_have_text("Wrong user name or password.")
+        expect(page).to_have_url(re.compile(r"/admin/sign_in$"))
+        # The user name is kept; the password field points at the error.
+        expect(page.get_by_label("User name")).to_have_value("admin")
+        expect(page.get_by_label("Password")).to_be_focused()
+        expect(page.get_by_label("Password")).to_have_attribute("aria-describedby", "sign-in-error")
+        page.screenshot(path=str(_screenshot_path("admin-sign-in-error")))
+
+        sign_in(page, channelstream)
+        expect(page).to_have_url(re.compile(r"/admin$"))
+        expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=10_000)
+        expect(page.locator("#stat-connections")).to_have_text(re.compile(r"^[\d,]+$"))
+        expect(page.locator("#version")).to_have_text(re.compile(r"^v\d"))
+
+        page.get_by_role("link", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/admin/sign_in$"))
+        page.goto(channelstream.url + "/admin")
+        expect(page).to_have_url(re.compile(r"/admin/sign_in$"))
+        # The panel's API refuses a signed-out browser, with JSON.
+        answer = page.request.post(
+            channelstream.url + "/admin/api/disconnect", data={"conn_id": str(uuid.uuid4())}
+        )
+        assert answer.status == 403
+        assert "request" in answer.json()
+    finally:
+        context.close()
+
+
+# -- the live dashboard -----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_dashboard_numbers_change_live_as_clients_connect(
+    admin: AdminPage, ws_clients: Connect, channelstream: ChannelstreamServer
+) -> None:
+    page = admin.page
+    # A mark that a reload would wipe out.
+    page.evaluate("() => { window.__sameDocument = true; }")
+    connections = admin.stat("connections")
+    before = number(connections.inner_text())
+    channel = unique("dash")
+
+    first = ws_clients(channels=[channel])
+    second = ws_clients(channels=[channel])
+
+    # The new channel shows up with its two connections, and the total moves, by polling.
+    row = admin.channel_row(channel)
+    expect(row).to_be_visible(timeout=5_000)
+    expect(row.locator("td").nth(2)).to_have_text("2", timeout=5_000)
+    expect(row.locator("td").nth(1)).to_have_text("2")
+    expect(connections).not_to_have_text(str(before), timeout=5_000)
+    server_total = channelstream.api("GET", "/admin/admin.json").json()["total_connections"]
+    expect(connections).to_have_attribute("data-value", str(server_total), timeout=5_000)
+    for client in (first, second):
+        expect(page.locator(f'#users-table tr[data-user="{client.user}"]')).to_be_visible()
+
+    # Messages per second follow a steady trickle of published messages.
+    deadline = time.monotonic() + 4
+    sent = 0
+    while time.monotonic() < deadline:
+        channelstream.api(
+            "POST", "/message", [{"channel": channel, "user": "bot", "message": {"n": sent}}]
+        ).raise_for_status()
+        sent += 1
+        time.sleep(0.1)
+    rate = admin.stat("rate")
+    expect(rate).not_to_have_text(re.compile("^(0\\.0|\u2013)$"), timeout=5_000)
+    assert float(rate.inner_text().replace(",", "")) > 1
+    expect(admin.stat("deliveries")).to_contain_text("deliveries / s")
+    admin.expect_live()
+    assert page.evaluate("() => window.__sameDocument") is True
+    assert admin.polls() > 3
+
+    admin.open_channel(channel)
+    admin.screenshot("admin-dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})
+    # Narrow: no horizontal scrolling, the numbers still readable.
+    expect(connections).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    admin.screenshot("admin-dashboard-narrow")
+    assert not [line for line in admin.console if line.startswith(("error", "pageerror"))], (
+        admin.console
+    )
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_test_message_from_the_panel_reaches_a_websocket_and_a_chat_page(
+    admin: AdminPage, ws_clients: Connect, open_chat: OpenChat, channel_name: str
+) -> None:
+    chat = open_chat("carol")
+    listener = ws_clients(channels=[channel_name])
+    page = admin.page
+    admin.open_channel(channel_name)
+
+    text = "hello from the admin panel " + uuid.uuid4().hex[:6]
+    page.get_by_label("As user").fill("admin-bot")
+    page.get_by_label("Message", exact=True).fill(text)
+    page.get_by_role("button", name="Publish").click()
+    result = page.locator("#publish-result")
+    expect(result).to_have_attribute("data-kind", "ok")
+    expect(result).to_contain_text(f"to {channel_name}")
+
+    messages = listener.ws.messages(1, timeout=10, type_="message")
+    assert messages[0]["message"] == {"text": text}
+    assert messages[0]["user"] == "admin-bot"
+    assert messages[0]["channel"] == channel_name
+    chat.expect_text(text)
+    # The demo's channels keep history: the panel's channel view lists the message.
+    expect(page.locator("#history li pre", has_text=text)).to_be_visible(timeout=5_000)
+
+    # A JSON object is sent as it is (Ctrl+Enter sends); an empty message is refused.
+    page.get_by_label("Message", exact=True).fill('{"text": "as json", "n": 1}')
+    page.get_by_label("Message", exact=True).press("Control+Enter")
+    later = listener.ws.messages(2, timeout=10, type_="message")
+    assert later[1]["message"] == {"text": "as json", "n": 1}
+    page.get_by_role("button", name="Publish").click()
+    expect(result).to_have_text("Enter a message.")
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+
+
+@pytest.mark.timeout(90)
+def test_channel_config_changes_from_the_panel(
+    admin: AdminPage, ws_clients: Connect, channelstream: ChannelstreamServer
+) -> None:
+    channel = unique("cfg")
+    ws_clients(channels=[channel])
+    page = admin.page
+    admin.open_channel(channel)
+    store_history = page.get_by_label("Store history")
+    expect(store_history).not_to_be_checked()
+    # Polling must not undo what is being edited.
+    store_history.check()
+    page.get_by_label("History size").fill("3")
+    page.wait_for_timeout(1500)
+    expect(store_history).to_be_checked()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#config-result")).to_have_text(f"Saved the settings of {channel}.")
+
+    info = channelstream.api("POST", "/info", {"info": {"channels": [channel]}}).json()
+    settings = info["channels"][channel]["settings"]
+    assert settings["store_history"] is True
+    assert settings["history_size"] == 3
+
+    for n in range(5):
+        channelstream.api(
+            "POST", "/message", [{"channel": channel, "user": "bot", "message": {"text": f"m{n}"}}]
+        ).raise_for_status()
+    # Only the newest three are kept, newest first on the page.
+    history = page.locator("#history li pre")
+    expect(history).to_have_count(3, timeout=5_000)
+    assert [re.sub(r"\s+", "", t) for t in history.all_inner_texts()] == [
+        '{"text":"m4"}',
+        '{"text":"m3"}',
+        '{"text":"m2"}',
+    ]
+
+    # A bad value is refused on the page, and the server is not asked.
+    page.get_by_label("History size").fill("-2")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#config-result")).to_have_attribute("data-kind", "error")
+    expect(page.get_by_label("History size")).to_be_focused()
+    info = channelstream.api("POST", "/info", {"info": {"channels": [channel]}}).json()
+    assert info["channels"][channel]["settings"]["history_size"] == 3
+
+
+@pytest.mark.timeout(90)
+def test_disconnect_from_the_panel_closes_the_websocket(
+    admin: AdminPage, ws_clients: Connect, channelstream: ChannelstreamServer
+) -> None:
+    channel = unique("bye")
+    victim = ws_clients(channels=[channel])
+    bystander = ws_clients(channels=[channel])
+    page = admin.page
+    button = page.locator(f'#users-table button[data-conn-id="{victim.conn_id}"]')
+    expect(button).to_be_visible(timeout=5_000)
+    # With the keyboard.
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#toast")).to_contain_text(f"Disconnected {victim.user}'s connection")
+
+    code, _reason = victim.ws.close_frame(timeout=10)
+    assert code == 1000
+    expect(page.locator(f'#users-table tr[data-user="{victim.user}"]')).to_have_count(
+        0, timeout=5_000
+    )
+    expect(page.locator(f'#users-table tr[data-user="{bystander.user}"]')).to_be_visible()
+    summary = channelstream.api("GET", "/admin/admin.json").json()
+    conns = {conn for user in summary["users"] for conn in user["connections"]}
+    assert victim.conn_id not in conns
+    assert bystander.conn_id in conns
+
+
+@pytest.mark.timeout(90)
+def test_disconnect_from_the_panel_closes_a_chat_pages_connection(
+    admin: AdminPage, open_chat: OpenChat, channel_name: str
+) -> None:
+    chat = open_chat("dave")
+    conn_id = chat.page.evaluate("() => window.chatDemo.connection.connectionId")
+    statuses_before = len(chat.trace("statuses"))
+    page = admin.page
+    admin.open_channel(channel_name)
+    button = page.locator(f'#channel-users button[data-conn-id="{conn_id}"]')
+    expect(button).to_be_visible(timeout=5_000)
+    button.click()
+    expect(page.locator("#toast")).to_contain_text("Disconnected dave's connection")
+
+    # The page notices its socket was closed (its status leaves "open")...
+    deadline = time.monotonic() + 10
+    statuses: list[Any] = []
+    while time.monotonic() < deadline:
+        statuses = chat.trace("statuses")[statuses_before:]
+        if any(status != "open" for status in statuses):
+            break
+        time.sleep(0.1)
+    assert any(status != "open" for status in statuses), statuses
+    # ... and that connection is gone from the server.
+    expect(page.locator(f'button[data-conn-id="{conn_id}"]')).to_have_count(0, timeout=5_000)
+
+
+# -- the API explorer --------------------------------------------------------------------------
+
+ENDPOINTS = {
+    "/connect": {"post"},
+    "/subscribe": {"post"},
+    "/unsubscribe": {"post"},
+    "/user_state": {"post"},
+    "/message": {"post", "patch", "delete"},
+    "/channel_config": {"post"},
+    "/info": {"get", "post"},
+    "/disconnect": {"get", "post"},
+    "/listen": {"get"},
+    "/ws": {"get"},
+    "/admin/admin.json": {"get", "post"},
+    "/health": {"get"},
+    "/admin/api/message": {"post"},
+    "/admin/api/channel_config": {"post"},
+    "/admin/api/disconnect": {"post"},
+}
+
+# Their POST takes no body (or an optional one).
+NO_BODY = ("/info", "/admin/admin.json")
+
+
+def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = document["components"]["schemas"][name]
+    return schema
+
+
+def response_schema(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    responses = document["paths"][path][method]["responses"]
+    answer = responses.get("200") or responses["101"]
+    return resolve(document, answer["content"]["application/json"]["schema"])
+
+
+@pytest.mark.timeout(60)
+def test_openapi_document_lists_every_endpoint_with_schemas(
+    channelstream: ChannelstreamServer,
+) -> None:
+    assert requests.get(channelstream.url + "/openapi.json", timeout=10).status_code == 403
+    answer = channelstream.api("GET", "/openapi.json")
+    assert answer.status_code == 200
+    document = answer.json()
+    assert document["openapi"].startswith("3.")
+    assert document["servers"] == [{"url": channelstream.url}]
+    paths = document["paths"]
+    for path, methods in ENDPOINTS.items():
+        assert path in paths, path
+        assert methods <= set(paths[path]), (path, set(paths[path]))
+        for method in methods:
+            operation = paths[path][method]
+            assert response_schema(document, path, method), (path, method)
+            if method in ("post", "patch", "delete") and path not in NO_BODY:
+                body = operation["requestBody"]["content"]["application/json"]["schema"]
+                assert resolve(document, body), (path, method)
+    # Request schemas come from the marshmallow schemas, validation included.
+    connect = resolve(
+        document, paths["/connect"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )
+    assert connect["required"] == ["username"]
+    assert connect["properties"]["username"]["maxLength"] == 512
+    message = resolve(
+        document,
+        paths["/message"]["post"]["requestBody"]["content"]["application/json"]["schema"]["items"],
+    )
+    assert {"channel", "pm_users", "exclude_users", "no_history", "uuid", "message"} <= set(
+        message["properties"]
+    )
+    # Response schemas name every key the server really answers with.
+    real = channelstream.api("POST", "/connect", {"username": unique("doc"), "channels": ["d"]})
+    documented = response_schema(document, "/connect", "post")["properties"]
+    assert set(real.json()) <= set(documented)
+    info = resolve(
+        document,
+        resolve(document, documented["channels_info"])["properties"]["channels"][
+            "additionalProperties"
+        ],
+    )
+    assert set(real.json()["channels_info"]["channels"]["d"]) <= set(info["properties"])
+    summary = channelstream.api("GET", "/admin/admin.json").json()
+    assert set(summary) <= set(response_schema(document, "/admin/admin.json", "get")["properties"])
+    published = channelstream.api("POST", "/message", [{"channel": "d", "user": "u"}]).json()
+    items = document["paths"]["/message"]["post"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]["items"]
+    assert set(published[0]) <= set(resolve(document, items)["properties"])
+
+
+@pytest.mark.timeout(90)
+def test_api_explorer_renders_swagger_ui_for_admins_only(
+    browser: Browser, admin: AdminPage, channelstream: ChannelstreamServer
+) -> None:
+    anonymous = browser.new_context()
+    try:
+        page = anonymous.new_page()
+        page.goto(channelstream.url + "/api-explorer")
+        expect(page).to_have_url(re.compile(r"/admin/sign_in$"))
+    finally:
+        anonymous.close()
+
+    page = admin.page
+    page.get_by_role("link", name="API explorer").click()
+    expect(page).to_have_url(re.compile(r"/api-explorer$"))
+    connect = page.locator("#operations-server_API-post_connect")
+    expect(connect).to_be_visible(timeout=15_000)
+    expect(connect.locator(".opblock-summary-path")).to_have_text(re.compile(r"/connect"))
+    expect(page.locator(".opblock-summary-path", has_text="/admin/api/disconnect")).to_be_visible()
+    expect(page.locator(".info .title")).to_contain_text("channelstream")
+    # Open one: its request body schema is there.
+    connect.locator(".opblock-summary").click()
+    expect(connect.locator(".opblock-section-request-body")).to_be_visible()
+    expect(connect.get_by_text("username", exact=False).first).to_be_visible()
+    # "Try it out" against the live server, with the admin's cookie: admin.json answers.
+    admin_json = page.locator("#operations-admin-get_admin_admin_json")
+    admin_json.locator(".opblock-summary").click()
+    admin_json.get_by_role("button", name="Try it out").click()
+    admin_json.get_by_role("button", name="Execute").click()
+    expect(admin_json.locator(".response .response-col_status").first).to_have_text(
+        re.compile("200"), timeout=10_000
+    )
+    page.evaluate("() => window.scrollTo(0, 0)")
+    admin.screenshot("api-explorer", full_page=False)
+
+
+def _screenshot_path(name: str) -> Any:
+    from .conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
