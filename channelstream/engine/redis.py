@@ -211,12 +211,13 @@ class RedisEngine(Engine):
         *,
         prefix: str = DEFAULT_PREFIX,
         node_id: str | None = None,
+        node_ttl: float | None = None,
         client: redis.Redis | None = None,
     ) -> None:
         self.settings = settings
         self.prefix = prefix
         self.node_id = node_id or uuid.uuid4().hex[:16]
-        self.node_ttl = node_ttl_of(settings)
+        self.node_ttl = node_ttl or node_ttl_of(settings)
         self.redis = client or redis.Redis.from_url(
             settings.redis_url,
             socket_connect_timeout=2,

@@ -1,0 +1,310 @@
+"""What only a shared engine has: several nodes, dead nodes, a bus that can be cut."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from channelstream import jsonenc, operations
+from channelstream.engine.base import Subscribed, channel_stream
+from channelstream.engine.redis import RedisEngine
+from channelstream.hub import Hub
+from channelstream.model.event import Event
+from channelstream.realtime import attach
+from channelstream.state import State
+from tests.engine.conftest import CATCHUP, Harness, engine_settings
+from tests.support.redis_server import RedisServer
+
+MakeEngine = Callable[..., RedisEngine]
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 5, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(0.01)
+
+
+class Recorder:
+    """A transport that records what it is sent, decoded."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.closed: tuple[int, str] | None = None
+
+    def send_event(self, event: Event) -> None:
+        self.items.append(jsonenc.loads(event.body))
+
+    def send_bodies(self, bodies: list[bytes]) -> None:
+        self.items.extend(jsonenc.loads(body) for body in bodies)
+
+    def heartbeat(self, now: float, ping_timeout: float) -> bool:
+        return self.closed is None
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [item for item in self.items if item.get("type") == type_]
+
+
+def node(engine: RedisEngine) -> State:
+    hub = Hub()
+    state = State(settings=engine.settings, engine=engine, hub=hub)
+    engine.start(hub.deliver)
+    return state
+
+
+def listen(state: State, username: str, channels: list[str]) -> tuple[str, Recorder]:
+    conn, _ = operations.connect(
+        state,
+        username=username,
+        conn_id=None,
+        channels=channels,
+        channel_configs={},
+        fresh_user_state={},
+        user_state={},
+        state_public_keys=None,
+    )
+    recorder = Recorder()
+    assert attach.attach(state, conn.conn_id, recorder, {}) is not None
+    return conn.conn_id, recorder
+
+
+def say(state: State, channel: str, n: int) -> None:
+    operations.publish_messages(
+        state,
+        [
+            {
+                "channel": channel,
+                "user": "backend",
+                "message": {"n": n},
+                "pm_users": [],
+                "exclude_users": [],
+                "no_history": False,
+                "uuid": f"00000000-0000-0000-0000-{n:012d}",
+                "timestamp": "2026-01-01T00:00:00",
+            }
+        ],
+    )
+
+
+# -- several nodes -------------------------------------------------------------------
+@pytest.mark.timeout(60)
+def test_every_node_sees_every_stream_in_offset_order(fresh_redis: MakeEngine) -> None:
+    nodes = [Harness(fresh_redis()) for _ in range(3)]
+    channels = ["a", "b", "c"]
+    for name in channels:
+        nodes[0].engine.ensure_channel(name, None, 1.0)
+    per_thread = 150
+
+    def publisher(harness: Harness, seed: int) -> None:
+        rng = random.Random(seed)
+        for n in range(per_thread):
+            event = Event({"type": "message", "n": n, "seed": seed}, channel=rng.choice(channels))
+            harness.engine.publish(event, now=1.0)
+
+    threads = [threading.Thread(target=publisher, args=(nodes[i % 3], i)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    total = 6 * per_thread
+    for harness in nodes:
+        got = [e for e in harness.wait_for(total, timeout=20) if isinstance(e, Event)]
+        assert len(got) == total
+        for name in channels:
+            offsets = [e.offset for e in got if e.channel == name]
+            assert offsets == list(range(1, len(offsets) + 1))
+        assert len({(e.payload["seed"], e.payload["n"]) for e in got}) == total
+    time.sleep(0.2)
+    assert all(len(h.got) == total for h in nodes)
+
+
+def test_connect_on_one_node_attach_on_another(fresh_redis: MakeEngine) -> None:
+    a, b = node(fresh_redis()), node(fresh_redis())
+    conn, _ = operations.connect(
+        a,
+        username="alice",
+        conn_id=None,
+        channels=["chat"],
+        channel_configs={},
+        fresh_user_state={},
+        user_state={},
+        state_public_keys=None,
+    )
+    say(a, "chat", 1)  # before the socket exists: catch-up delivers it
+    recorder = Recorder()
+    assert attach.attach(b, conn.conn_id, recorder, {}) is not None
+    say(a, "chat", 2)
+    wait_until(lambda: len(recorder.of_type("message")) == 2)
+    messages = recorder.of_type("message")
+    assert [(m["message"]["n"], m["catchup"], m["offset"]) for m in messages] == [
+        (1, True, 1),
+        (2, False, 2),
+    ]
+
+
+# -- a node that dies ----------------------------------------------------------------
+def test_a_dead_nodes_connections_become_collectable(fresh_redis: MakeEngine) -> None:
+    survivor = fresh_redis()
+    survivor.start(lambda envelope: None)
+    doomed = fresh_redis(node_ttl=1)
+    doomed.start(lambda envelope: None)
+    now = time.time()
+    doomed.add_connection("on-doomed", "alice", now)
+    doomed.add_connection("moves", "bob", now)
+    doomed.touch_connections(["on-doomed", "moves"], now)
+    assert survivor.collectable_connections(now - 60) == []
+    doomed.stop()  # its heartbeat stops: like kill -9
+    survivor.touch_connection("moves", time.time())  # bob reattached on the survivor
+    started = time.monotonic()
+    found = wait_until(lambda: survivor.collectable_connections(now - 60), timeout=5)
+    assert found == ["on-doomed"]
+    assert time.monotonic() - started < 3
+    # Claimed: another pass (another node) does not collect it again at once.
+    assert survivor.collectable_connections(now - 60) == []
+    assert survivor.remove_connection("on-doomed") is not None
+    survivor.collectable_connections(now - 60)
+    client = survivor.redis
+    assert doomed.node_id.encode() not in client.smembers(survivor.prefix + "nodes")
+
+
+def test_parted_once_when_several_nodes_collect(fresh_redis: MakeEngine) -> None:
+    nodes = [node(fresh_redis()) for _ in range(3)]
+    observer_id, observer = listen(nodes[0], "watcher", [])
+    operations.set_channel_configs(nodes[0], {"room": {"notify_presence": True}})
+    operations.subscribe(nodes[0], nodes[0].engine.get_connection(observer_id), ["room"], {})
+    conn, _ = operations.connect(
+        nodes[1],
+        username="leaver",
+        conn_id=None,
+        channels=["room"],
+        channel_configs={},
+        fresh_user_state={},
+        user_state={},
+        state_public_keys=None,
+    )
+    wait_until(lambda: observer.of_type("presence"))
+    nodes[1].engine.mark_disconnected(conn.conn_id)
+    threads = [
+        threading.Thread(target=operations.collect_idle_connections, args=(state,))
+        for state in nodes
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wait_until(lambda: len(observer.of_type("presence")) == 2)
+    time.sleep(0.3)
+    actions = [(p["user"], p["message"]["action"]) for p in observer.of_type("presence")]
+    assert actions == [("leaver", "joined"), ("leaver", "parted")]
+
+
+# -- a bus that is cut ---------------------------------------------------------------
+def test_missed_events_are_resent_after_the_bus_comes_back(fresh_redis: MakeEngine) -> None:
+    a, b = node(fresh_redis()), node(fresh_redis())
+    _, recorder = listen(a, "alice", ["chat"])
+    say(b, "chat", 1)
+    wait_until(lambda: len(recorder.of_type("message")) == 1)
+    assert isinstance(a.engine, RedisEngine)
+    a.engine.interrupt_bus()
+    assert a.engine.health()["ok"] is False
+    for n in (2, 3, 4):
+        say(b, "chat", n)
+    a.engine.resume_bus()
+    wait_until(lambda: len(recorder.of_type("message")) == 4, what="re-sync")
+    say(b, "chat", 5)
+    wait_until(lambda: len(recorder.of_type("message")) == 5)
+    time.sleep(0.2)
+    assert [m["offset"] for m in recorder.of_type("message")] == [1, 2, 3, 4, 5]
+    assert recorder.of_type("gap") == []
+    assert a.engine.health()["ok"] is True and a.engine.outages == 1
+
+
+def test_a_hole_beyond_the_window_is_announced(fresh_redis: MakeEngine) -> None:
+    a, b = node(fresh_redis()), node(fresh_redis())
+    _, recorder = listen(a, "alice", ["chat"])
+    assert isinstance(a.engine, RedisEngine)
+    a.engine.interrupt_bus()
+    for n in range(1, CATCHUP + 4):
+        say(b, "chat", n)
+    a.engine.resume_bus()
+    wait_until(lambda: len(recorder.of_type("message")) == CATCHUP, what="re-sync")
+    epoch = b.engine.position(channel_stream("chat"))[0]
+    assert recorder.items[0] == {
+        "type": "gap",
+        "channel": "chat",
+        "epoch": epoch,
+        "offset": CATCHUP + 3,
+        "reason": "window",
+    }
+    assert [m["offset"] for m in recorder.of_type("message")] == [4, 5, 6, 7, 8]
+
+
+def test_events_before_a_subscribed_envelope_are_not_lost(fresh_redis: MakeEngine) -> None:
+    """Node A holds the socket; node B subscribes it and publishes before A hears of it."""
+    a, b = node(fresh_redis()), node(fresh_redis())
+    conn_id, recorder = listen(a, "alice", [])
+    b.engine.ensure_channel("x", None, time.time())
+    joined = b.engine.join_channel("x", conn_id, "alice", time.time())
+    say(b, "x", 1)  # reaches A before the Subscribed envelope below
+    b.engine.broadcast(Subscribed(conn_id, {"x": joined.position}))
+    say(b, "x", 2)
+    wait_until(lambda: len(recorder.of_type("message")) == 2)
+    time.sleep(0.2)
+    assert [m["offset"] for m in recorder.of_type("message")] == [1, 2]
+
+
+# -- Redis itself goes away ----------------------------------------------------------
+def test_health_follows_redis_and_the_node_recovers(tmp_path: Any) -> None:
+    server = RedisServer(persistent=True).start()
+    try:
+        engine = RedisEngine(engine_settings(server.url, engine="redis"))
+        state = node(engine)
+        _, recorder = listen(state, "alice", ["chat"])
+        other = RedisEngine(engine_settings(server.url, engine="redis"))
+        writer = node(other)
+        say(writer, "chat", 1)
+        wait_until(lambda: len(recorder.items) == 1)
+        server.stop()
+        wait_until(lambda: not engine.health()["ok"], what="health down")
+        engine.touch_connections(list(state.hub.connections), time.time())  # no error
+        assert recorder.closed is None
+        server.start()
+        wait_until(lambda: engine.health()["ok"], timeout=10, what="health back")
+        wait_until(lambda: other.health()["ok"], timeout=10, what="writer back")
+        say(writer, "chat", 2)
+        wait_until(lambda: len(recorder.of_type("message")) == 2)
+        assert [m["offset"] for m in recorder.of_type("message")] == [1, 2]
+        assert recorder.closed is None
+        engine.stop()
+        other.stop()
+    finally:
+        server.close()
+
+
+def test_local_connections_are_closed_when_redis_lost_them() -> None:
+    server = RedisServer().start()
+    try:
+        engine = RedisEngine(engine_settings(server.url, engine="redis"))
+        state = node(engine)
+        _, recorder = listen(state, "alice", ["chat"])
+        server.stop()
+        wait_until(lambda: not engine.health()["ok"], what="health down")
+        server.start()  # empty: without persistence everything is gone
+        wait_until(lambda: recorder.closed is not None, timeout=10, what="closed")
+        assert recorder.closed == (1000, "disconnected")
+        assert state.hub.connections == {}
+        engine.stop()
+    finally:
+        server.close()
