@@ -94,8 +94,16 @@ def test_dashboard_numbers_change_live_as_clients_connect(
     before = number(connections.inner_text())
     channel = unique("dash")
 
-    first = ws_clients(channels=[channel])
-    second = ws_clients(channels=[channel])
+    config = {channel: {"store_history": True, "notify_presence": True}}
+    first = ws_clients(
+        channels=[channel],
+        channel_configs=config,
+        user_state={"status": "online", "secret_note": "hidden"},
+        state_public_keys=["status"],
+    )
+    second = ws_clients(
+        channels=[channel], user_state={"status": "away"}, state_public_keys=["status"]
+    )
 
     # The new channel shows up with its two connections, and the total moves, by polling.
     row = admin.channel_row(channel)
@@ -105,16 +113,18 @@ def test_dashboard_numbers_change_live_as_clients_connect(
     expect(connections).not_to_have_text(str(before), timeout=5_000)
     server_total = channelstream.api("GET", "/admin/admin.json").json()["total_connections"]
     expect(connections).to_have_attribute("data-value", str(server_total), timeout=5_000)
-    for client in (first, second):
-        expect(page.locator(f'#users-table tr[data-user="{client.user}"]')).to_be_visible()
+    for client, status in ((first, "online"), (second, "away")):
+        row = page.locator(f'#users-table tr[data-user="{client.user}"]')
+        expect(row).to_be_visible()
+        # Public state only.
+        expect(row.locator("td").nth(1)).to_have_text(f'status: "{status}"')
 
     # Messages per second follow a steady trickle of published messages.
     deadline = time.monotonic() + 4
     sent = 0
     while time.monotonic() < deadline:
-        channelstream.api(
-            "POST", "/message", [{"channel": channel, "user": "bot", "message": {"n": sent}}]
-        ).raise_for_status()
+        item = {"channel": channel, "user": "bot", "message": {"text": f"tick {sent}"}}
+        channelstream.api("POST", "/message", [item]).raise_for_status()
         sent += 1
         time.sleep(0.1)
     rate = admin.stat("rate")
@@ -126,6 +136,10 @@ def test_dashboard_numbers_change_live_as_clients_connect(
     assert admin.polls() > 3
 
     admin.open_channel(channel)
+    expect(page.locator("#history li")).to_have_count(10)
+    expect(page.locator("#history li pre").first).to_contain_text(f"tick {sent - 1}")
+    users = page.locator("#channel-users tbody tr")
+    expect(users).to_have_count(2)
     admin.screenshot("admin-dashboard")
     page.set_viewport_size({"width": 390, "height": 844})
     # Narrow: no horizontal scrolling, the numbers still readable.
@@ -272,6 +286,57 @@ def test_disconnect_from_the_panel_closes_a_chat_pages_connection(
     assert any(status != "open" for status in statuses), statuses
     # ... and that connection is gone from the server.
     expect(page.locator(f'button[data-conn-id="{conn_id}"]')).to_have_count(0, timeout=5_000)
+
+
+@pytest.mark.timeout(60)
+def test_admin_api_refuses_strangers_and_bad_bodies(
+    channelstream: ChannelstreamServer, ws_clients: Connect
+) -> None:
+    from .conftest import ADMIN_SECRET
+
+    url = channelstream.url
+    channel = unique("api")
+    client = ws_clients(channels=[channel])
+    anonymous = requests.post(url + "/admin/api/disconnect", json={"conn_id": client.conn_id})
+    assert anonymous.status_code == 403
+    assert anonymous.json() == {"request": "Sign in as the admin first."}
+
+    session = requests.Session()
+    signed_in = session.post(
+        url + "/admin/sign_in", data={"username": "admin", "password": ADMIN_SECRET}
+    )
+    assert signed_in.status_code == 200
+    not_json = session.post(url + "/admin/api/message", data="hello")
+    assert not_json.status_code == 400
+    cross_site = session.post(
+        url + "/admin/api/message",
+        json=[{"channel": channel, "user": "x"}],
+        headers={"Origin": "http://elsewhere.example"},
+    )
+    assert cross_site.status_code == 403
+    invalid = session.post(url + "/admin/api/message", json=[{"channel": channel}])
+    assert invalid.status_code == 422
+    assert invalid.json() == {"0": {"user": ["Missing data for required field."]}}
+    unknown = session.post(
+        url + "/admin/api/channel_config",
+        json={"channel": unique("nope"), "config": {"store_history": True}},
+    )
+    assert unknown.status_code == 404
+    bad_config = session.post(
+        url + "/admin/api/channel_config",
+        json={"channel": channel, "config": {"history_size": "many"}},
+    )
+    assert bad_config.status_code == 422
+    assert "history_size" in bad_config.json()["config"]
+    assert session.get(url + "/admin/api/disconnect").status_code == 405
+    # The API signature is as good as the cookie (backends may script the panel's actions).
+    signed = requests.post(
+        url + "/admin/api/disconnect",
+        json={"conn_id": client.conn_id},
+        headers=channelstream.signed_headers(),
+    )
+    assert signed.status_code == 200
+    assert signed.json() == {"conn_id": client.conn_id, "disconnected": True}
 
 
 # -- the API explorer --------------------------------------------------------------------------

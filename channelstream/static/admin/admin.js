@@ -429,7 +429,9 @@ function renderChannelView() {
         time.dateTime = message.timestamp || '';
         setText(id, message.uuid.slice(0, 8));
         id.title = message.uuid;
-        setText(item.lastChild, JSON.stringify(message.message ?? {}, null, 1));
+        const compact = JSON.stringify(message.message ?? {});
+        setText(item.lastChild, compact.length > 90
+            ? JSON.stringify(message.message, null, 1) : compact);
         item.classList.toggle('edited', Boolean(message.edited));
     });
     $('history-empty').hidden = history.length > 0;
