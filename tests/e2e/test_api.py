@@ -659,3 +659,9 @@ def test_options_on_any_path_is_200(node: ServerProcess) -> None:
         )
         assert response.status_code == 200, (path, response.status_code)
         assert_cors(response)
+
+
+def test_health(node: ServerProcess) -> None:
+    response = requests.get(node.url + "/health", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"

@@ -424,3 +424,58 @@ def test_longpoll_steady_publisher_loses_nothing(cnode: ServerProcess) -> None:
     offsets = [m["offset"] for m in got if m.get("channel") == channel]
     assert offsets == list(range(1, total + 1))
     assert polls > 2
+
+
+def test_catchup_reflects_edits_and_deletes(cnode: ServerProcess) -> None:
+    user, channel = name("edits"), name("edits")
+    conn_id = cnode.connect(user, [channel])
+    kept = cnode.publish(channel, "u", {"text": "original"})
+    removed = cnode.publish(channel, "u", {"text": "removed"})
+    edit = [{"uuid": kept["uuid"], "channel": channel, "message": {"text": "edited"}}]
+    assert cnode.call("PATCH", "/message", edit).status_code == 200
+    delete = [{"uuid": removed["uuid"], "channel": channel}]
+    assert cnode.call("DELETE", "/message", delete).status_code == 200
+    with clients(open_ws(cnode, conn_id)) as (client,):
+        cnode.publish(channel, "u", {"text": "live"})
+        received = wait_for_text(client, "live")
+    replayed = [m for m in received if m["catchup"]]
+    messages = of_type(replayed, "message")
+    assert [m["uuid"] for m in messages] == [kept["uuid"]]
+    assert messages[0]["message"] == {"text": "edited"}
+    assert removed["uuid"] not in [m["uuid"] for m in messages]
+    offsets = [m["offset"] for m in received]
+    assert offsets == sorted(offsets)
+    assert len(offsets) == len(set(offsets))
+
+
+def test_direct_edit_and_delete(cnode: ServerProcess) -> None:
+    user, other = name("dedit"), name("dother")
+    with clients(
+        open_ws(cnode, cnode.connect(user, [])), open_ws(cnode, cnode.connect(other, []))
+    ) as (mine, theirs):
+        sent = cnode.publish(None, "u", {"text": "to edit"}, pm_users=[user])
+        edit = [{"uuid": sent["uuid"], "pm_users": [user], "message": {"text": "edited"}}]
+        assert cnode.call("PATCH", "/message", edit).status_code == 200
+        delete = [{"uuid": sent["uuid"], "pm_users": [user]}]
+        assert cnode.call("DELETE", "/message", delete).status_code == 200
+        cnode.publish(None, "u", {"text": "sentinel"}, pm_users=[user, other])
+        received = wait_for_text(mine, "sentinel")
+        assert [m["type"] for m in received] == [
+            "message",
+            "message:edit",
+            "message:delete",
+            "message",
+        ]
+        edited = received[1]
+        assert edited["uuid"] == sent["uuid"]
+        assert edited["message"] == {"text": "edited"}
+        assert edited["channel"] is None
+        for key in ("pm_users", "exclude_users", "no_history"):
+            assert key not in edited and key not in received[2]
+        assert received[2]["uuid"] == sent["uuid"]
+        assert texts(wait_for_text(theirs, "sentinel")) == ["sentinel"]
+    # Reattaching replays nothing of the deleted message.
+    conn_id = cnode.connect(user, [])
+    with clients(open_ws(cnode, conn_id)) as (again,):
+        cnode.publish(None, "u", {"text": "next"}, pm_users=[user])
+        assert texts(wait_for_text(again, "next")) == ["next"]
