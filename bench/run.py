@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import socket
@@ -90,16 +89,34 @@ SCENARIOS = [
         "kind": "ws_fanout",
         # 16 publisher connections (enough to keep 0.7.1's CPU busy despite its delayed-ACK
         # stall), one message per POST, for 4 s or 4000 messages (4M deliveries)
-        "params": {"subs": 1000, "channels": 1, "rate": None, "duration": 4, "maxMsgs": 4000,
-                   "pubConns": 16, "batch": 1, "drainIdle": 3, "drainMax": 25},
+        "params": {
+            "subs": 1000,
+            "channels": 1,
+            "rate": None,
+            "duration": 4,
+            "maxMsgs": 4000,
+            "pubConns": 16,
+            "batch": 1,
+            "drainIdle": 3,
+            "drainMax": 25,
+        },
         "quick": {"subs": 100, "duration": 2, "maxMsgs": 2000},
     },
     {
         "name": "fanout_10",
         "title": "1 channel x 1000 ws subscribers, 10 msgs/s",
         "kind": "ws_fanout",
-        "params": {"subs": 1000, "channels": 1, "rate": 10, "duration": 8, "maxMsgs": 100,
-                   "pubConns": 4, "batch": 1, "drainIdle": 3, "drainMax": 10},
+        "params": {
+            "subs": 1000,
+            "channels": 1,
+            "rate": 10,
+            "duration": 8,
+            "maxMsgs": 100,
+            "pubConns": 4,
+            "batch": 1,
+            "drainIdle": 3,
+            "drainMax": 10,
+        },
         "quick": {"subs": 100, "duration": 2},
     },
     {
@@ -107,9 +124,17 @@ SCENARIOS = [
         "title": "1000 channels x 1 ws subscriber, publisher as fast as accepted",
         "kind": "ws_fanout",
         # 16 publisher connections, 20 messages (to 20 different channels) per POST
-        "params": {"subs": 1000, "channels": 1000, "rate": None, "duration": 4,
-                   "maxMsgs": 300000, "pubConns": 16, "batch": 20, "drainIdle": 3,
-                   "drainMax": 25},
+        "params": {
+            "subs": 1000,
+            "channels": 1000,
+            "rate": None,
+            "duration": 4,
+            "maxMsgs": 300000,
+            "pubConns": 16,
+            "batch": 20,
+            "drainIdle": 3,
+            "drainMax": 25,
+        },
         "quick": {"subs": 100, "channels": 100, "duration": 2, "maxMsgs": 50000},
     },
     {
@@ -125,16 +150,32 @@ SCENARIOS = [
         "name": "longpoll_max",
         "title": "200 long-poll clients, 1 channel, publisher as fast as accepted",
         "kind": "longpoll",
-        "params": {"clients": 200, "rate": None, "duration": 4, "maxMsgs": 10000,
-                   "pubConns": 16, "batch": 1, "drainIdle": 7, "drainMax": 20},
+        "params": {
+            "clients": 200,
+            "rate": None,
+            "duration": 4,
+            "maxMsgs": 10000,
+            "pubConns": 16,
+            "batch": 1,
+            "drainIdle": 7,
+            "drainMax": 20,
+        },
         "quick": {"clients": 50, "duration": 2},
     },
     {
         "name": "longpoll_20",
         "title": "200 long-poll clients, 1 channel, 20 msgs/s",
         "kind": "longpoll",
-        "params": {"clients": 200, "rate": 20, "duration": 8, "maxMsgs": 200, "pubConns": 4,
-                   "batch": 1, "drainIdle": 7, "drainMax": 15},
+        "params": {
+            "clients": 200,
+            "rate": 20,
+            "duration": 8,
+            "maxMsgs": 200,
+            "pubConns": 4,
+            "batch": 1,
+            "drainIdle": 7,
+            "drainMax": 15,
+        },
         "quick": {"clients": 50, "duration": 3},
     },
     {
@@ -192,11 +233,15 @@ def ensure_071():
     with tempfile.TemporaryDirectory() as tmp:
         req = Path(tmp) / "requirements-071.txt"
         req.write_text(PINS_071)
-        run(pip + ["install", "--only-binary", "gevent,greenlet", "-r", str(req)])
+        run([*pip, "install", "--only-binary", "gevent,greenlet", "-r", str(req)])
     # the sdist itself (built here), without letting pip re-resolve its looser install_requires
-    run(pip + ["install", "--no-deps", "--no-binary", "channelstream", "channelstream==0.7.1"])
-    out = subprocess.run([str(VENV_071 / "bin" / "channelstream"), "--version"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    run([*pip, "install", "--no-deps", "--no-binary", "channelstream", "channelstream==0.7.1"])
+    out = subprocess.run(
+        [str(VENV_071 / "bin" / "channelstream"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if out != "0.7.1":
         sys.exit("unexpected Channelstream version in bench/.venv-071: " + out)
     stamp.write_text(PINS_071)
@@ -204,11 +249,25 @@ def ensure_071():
 
 def check_signer():
     """The Node signer must produce what itsdangerous (0.7.1's own copy) accepts."""
-    sig = subprocess.run(["node", str(LOADGEN / "loadgen.js"), "--scenario", "sign", "--port", "1",
-                          "--secret", SECRET], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    code = ("import sys; from itsdangerous import TimestampSigner as T;"
-            "assert T(sys.argv[1]).unsign(sys.argv[2], max_age=60) == b'channelstream'")
+    sig = subprocess.run(
+        [
+            "node",
+            str(LOADGEN / "loadgen.js"),
+            "--scenario",
+            "sign",
+            "--port",
+            "1",
+            "--secret",
+            SECRET,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    code = (
+        "import sys; from itsdangerous import TimestampSigner as T;"
+        "assert T(sys.argv[1]).unsign(sys.argv[2], max_age=60) == b'channelstream'"
+    )
     subprocess.run([str(VENV_071 / "bin" / "python"), "-c", code, SECRET, sig], check=True)
     log("signer check: the Node signature verifies with itsdangerous")
 
@@ -229,8 +288,11 @@ def free_port(start):
 
 
 def new_server_available():
-    return (REPO / "channelstream" / "server.py").exists() and (REPO / "development.ini").exists() \
+    return (
+        (REPO / "channelstream" / "server.py").exists()
+        and (REPO / "development.ini").exists()
         and (REPO / ".venv" / "bin" / "pserve").exists()
+    )
 
 
 class Server:
@@ -244,12 +306,14 @@ class Server:
     def command(self):
         if self.which == "new":
             env = dict(os.environ)
-            env.update({
-                "CHANNELSTREAM_LISTEN": f"127.0.0.1:{self.port}",
-                "CHANNELSTREAM_SECRET": SECRET,
-                "CHANNELSTREAM_LOG_LEVEL": "WARNING",
-                "CHANNELSTREAM_ALLOW_POSTING_FROM": "127.0.0.1",
-            })
+            env.update(
+                {
+                    "CHANNELSTREAM_LISTEN": f"127.0.0.1:{self.port}",
+                    "CHANNELSTREAM_SECRET": SECRET,
+                    "CHANNELSTREAM_LOG_LEVEL": "WARNING",
+                    "CHANNELSTREAM_ALLOW_POSTING_FROM": "127.0.0.1",
+                }
+            )
             for item in self.args.new_env:
                 k, _, v = item.partition("=")
                 env[k] = v
@@ -278,15 +342,22 @@ class Server:
         self.logfile = LOGS / f"{self.which}-{self.port}.log"
         out = open(self.logfile, "wb")
         # taskset execs the server, so the PID we hold is the server's own
-        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE] + cmd, env=env, stdout=out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=str(REPO), start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, *cmd],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=str(REPO),
+            start_new_session=True,
+        )
         out.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{LABEL[self.which]} exited at start, see {self.logfile}:\n"
-                                   + self.log_tail())
+                raise RuntimeError(
+                    f"{LABEL[self.which]} exited at start, see {self.logfile}:\n" + self.log_tail()
+                )
             if self._answers():
                 time.sleep(0.3)
                 return
@@ -338,10 +409,25 @@ def run_once(which, scenario, params, args, port):
         server.stop()
         return result
     result["pid"] = server.proc.pid
-    cmd = ["taskset", "-c", LOADGEN_CORE, "node", str(LOADGEN / "loadgen.js"),
-           "--scenario", scenario["kind"], "--port", str(port), "--secret", SECRET,
-           "--server-pid", str(server.proc.pid), "--clk-tck", str(os.sysconf("SC_CLK_TCK")),
-           "--params", json.dumps(params)]
+    cmd = [
+        "taskset",
+        "-c",
+        LOADGEN_CORE,
+        "node",
+        str(LOADGEN / "loadgen.js"),
+        "--scenario",
+        scenario["kind"],
+        "--port",
+        str(port),
+        "--secret",
+        SECRET,
+        "--server-pid",
+        str(server.proc.pid),
+        "--clk-tck",
+        str(os.sysconf("SC_CLK_TCK")),
+        "--params",
+        json.dumps(params),
+    ]
     started = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=params["timeLimit"] + 15)
@@ -393,31 +479,75 @@ METRICS = [
     ("fanout_max", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
     ("fanout_max", "latency p99", ("latency_ms", "p99"), "ms", "down", None),
     ("fanout_max", "msgs per frame", ("msgs_per_frame",), "", None, None),
-    ("fanout_max", "load generator CPU per received msg", ("loadgen_cpu_us_per_msg",), "us",
-     None, None),
+    (
+        "fanout_max",
+        "load generator CPU per received msg",
+        ("loadgen_cpu_us_per_msg",),
+        "us",
+        None,
+        None,
+    ),
+    (
+        "fanout_max",
+        "load generator CPU use (% of its core)",
+        ("loadgen_cpu_util",),
+        "%",
+        None,
+        None,
+    ),
     ("fanout_10", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
     ("fanout_10", "latency p99", ("latency_ms", "p99"), "ms", "down", ("<=", 50, "new")),
     ("fanout_10", "server CPU per delivery", ("server_cpu_us_per_delivery",), "us", "down", None),
     ("channels_1000", "delivered msgs/s", ("delivered_per_s",), "", "up", (">=", 10, "ratio")),
-    ("channels_1000", "server CPU per message", ("server_cpu_us_per_delivery",), "us", "down",
-     None),
+    (
+        "channels_1000",
+        "server CPU per message",
+        ("server_cpu_us_per_delivery",),
+        "us",
+        "down",
+        None,
+    ),
     ("channels_1000", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
     ("idle_10k", "RSS per connection", ("rss_kib_per_conn",), "KiB", "down", ("<=", 12, "new")),
-    ("idle_10k", "connects/s (POST /connect + ws open)", ("connects_per_s",), "", "up",
-     (">=", 3, "ratio")),
-    ("idle_10k", "idle server CPU (% of a core)", ("idle_server_cpu_util",), "%", "down",
-     ("<", 5, "new")),
+    (
+        "idle_10k",
+        "connects/s (POST /connect + ws open)",
+        ("connects_per_s",),
+        "",
+        "up",
+        (">=", 3, "ratio"),
+    ),
+    (
+        "idle_10k",
+        "idle server CPU (% of a core)",
+        ("idle_server_cpu_util",),
+        "%",
+        "down",
+        ("<", 5, "new"),
+    ),
     ("idle_10k", "connections still open after idle", ("still_open",), "", None, None),
     ("longpoll_max", "delivered msgs/s", ("delivered_per_s",), "", "up", (">=", 5, "ratio")),
-    ("longpoll_max", "server CPU per delivery", ("server_cpu_us_per_delivery",), "us", "down",
-     None),
+    (
+        "longpoll_max",
+        "server CPU per delivery",
+        ("server_cpu_us_per_delivery",),
+        "us",
+        "down",
+        None,
+    ),
     ("longpoll_20", "latency p50", ("latency_ms", "p50"), "ms", "down", ("<=", 50, "new")),
     ("longpoll_20", "latency p99", ("latency_ms", "p99"), "ms", "down", None),
     ("http_4", "requests/s", ("requests_per_s",), "", "up", (">=", 20, "ratio")),
     ("http_4", "server CPU per request", ("server_cpu_us_per_request",), "us", "down", None),
     ("http_128", "requests/s", ("requests_per_s",), "", "up", None),
-    ("http_128", "server CPU per request", ("server_cpu_us_per_request",), "us", "down",
-     ("<=", 0.2, "ratio")),
+    (
+        "http_128",
+        "server CPU per request",
+        ("server_cpu_us_per_request",),
+        "us",
+        "down",
+        ("<=", 0.2, "ratio"),
+    ),
 ]
 
 DELIVERY_SCENARIOS = ("fanout_max", "fanout_10", "channels_1000", "longpoll_max", "longpoll_20")
@@ -429,40 +559,95 @@ def check(op, value, x):
     return {">=": x >= value, "<=": x <= value, "<": x < value}[op]
 
 
+def invalid_reason(run):
+    """Why a run's figures cannot be used (None when they can)."""
+    if "error" in run:
+        return run["error"][:200]
+    if "delivered" in run:
+        if not run["delivered"]:
+            return "no message delivered"
+        if not run.get("drained"):
+            return "deliveries never completed (see lost)"
+    if "still_open" in run and (run["still_open"] != run["conns"] or run.get("failures")):
+        return (
+            f"{run['conns'] - run['still_open']} of {run['conns']} websockets failed or closed "
+            f"(close codes {run.get('close_codes')})"
+        )
+    if "requests_ok" in run and (run.get("errors") or not run["requests_ok"]):
+        return f"{run.get('errors')} failed requests ({run.get('statuses')})"
+    return None
+
+
 def summarize(results):
     rows = []
     for scen, label, path, unit, better, target in METRICS:
         if scen not in results:
             continue
         runs = results[scen]
-        new = med([r for r in runs["new"] if "error" not in r], *path)
-        old = med([r for r in runs["071"] if "error" not in r], *path)
+        valid_new = [r for r in runs["new"] if not invalid_reason(r)]
+        valid_old = [r for r in runs["071"] if not invalid_reason(r)]
+        new = med(valid_new, *path)
+        old = med(valid_old, *path)
         if unit == "%":
             new = None if new is None else new * 100
             old = None if old is None else old * 100
         ratio = None
-        if new is not None and old:
+        if better and new is not None and old:
             ratio = new / old
         met = None
         if target:
             op, value, on = target
             met = check(op, value, ratio if on == "ratio" else new)
-        rows.append({"scenario": scen, "metric": label, "unit": unit, "new": new, "old": old,
-                     "ratio": ratio, "better": better, "target": target, "met": met})
+            if runs["new"] and len(valid_new) < len(runs["new"]):
+                met = False  # a target is met only when every round of it was valid
+        rows.append(
+            {
+                "scenario": scen,
+                "metric": label,
+                "unit": unit,
+                "new": new,
+                "old": old,
+                "ratio": ratio,
+                "better": better,
+                "target": target,
+                "met": met,
+            }
+        )
     # zero lost / duplicated messages, in every delivery scenario
     for scen in DELIVERY_SCENARIOS:
         if scen not in results:
             continue
         new_runs, old_runs = results[scen]["new"], results[scen]["071"]
-        nl = sum((r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0)
-                 for r in new_runs) if new_runs else None
-        ol = sum((r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0)
-                 for r in old_runs) if old_runs else None
-        errs = any("error" in r for r in new_runs)
-        rows.append({"scenario": scen, "metric": "lost + duplicated (all rounds)", "unit": "",
-                     "new": nl, "old": ol, "ratio": None, "better": "down",
-                     "target": ("==", 0, "new"),
-                     "met": None if nl is None or not new_runs or errs else nl == 0})
+        nl = (
+            sum(
+                (r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0)
+                for r in new_runs
+            )
+            if new_runs
+            else None
+        )
+        ol = (
+            sum(
+                (r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0)
+                for r in old_runs
+            )
+            if old_runs
+            else None
+        )
+        errs = any("error" in r for r in new_runs) or not any(r.get("delivered") for r in new_runs)
+        rows.append(
+            {
+                "scenario": scen,
+                "metric": "lost + duplicated (all rounds)",
+                "unit": "",
+                "new": nl,
+                "old": ol,
+                "ratio": None,
+                "better": "down",
+                "target": ("==", 0, "new"),
+                "met": None if nl is None or not new_runs or errs else nl == 0,
+            }
+        )
     return rows
 
 
@@ -493,13 +678,17 @@ def fmt_target(t):
 
 
 def table(rows):
-    out = ["| scenario | metric | channelstream | 0.7.1 | ratio (new / 0.7.1) | target | met |",
-           "| --- | --- | --: | --: | --: | --- | --- |"]
+    out = [
+        "| scenario | metric | channelstream | 0.7.1 | ratio (new / 0.7.1) | target | met |",
+        "| --- | --- | --: | --: | --: | --- | --- |",
+    ]
     for r in rows:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
         met = {True: "yes", False: "**no**", None: ("-" if not r["target"] else "n/a")}[r["met"]]
-        out.append(f"| {r['scenario']} | {r['metric']} | {fmt(r['new'], r['unit'])} | "
-                   f"{fmt(r['old'], r['unit'])} | {ratio} | {fmt_target(r['target'])} | {met} |")
+        out.append(
+            f"| {r['scenario']} | {r['metric']} | {fmt(r['new'], r['unit'])} | "
+            f"{fmt(r['old'], r['unit'])} | {ratio} | {fmt_target(r['target'])} | {met} |"
+        )
     return "\n".join(out)
 
 
@@ -514,23 +703,43 @@ def machine_info():
         info["memory_gib"] = round(int(mem) / 1024 / 1024, 1)
     except OSError:
         pass
-    info["node"] = subprocess.run(["node", "--version"], capture_output=True,
-                                  text=True).stdout.strip()
+    info["node"] = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True
+    ).stdout.strip()
     try:
         ws = json.loads((LOADGEN / "node_modules" / "ws" / "package.json").read_text())["version"]
         info["ws"] = ws
     except OSError:
         pass
-    info["python_new"] = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "--version"],
-                                        capture_output=True, text=True).stdout.strip()
-    info["python_071"] = subprocess.run([str(VENV_071 / "bin" / "python"), "--version"],
-                                        capture_output=True, text=True).stdout.strip()
+    info["python_new"] = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "--version"], capture_output=True, text=True
+    ).stdout.strip()
+    info["python_071"] = subprocess.run(
+        [str(VENV_071 / "bin" / "python"), "--version"], capture_output=True, text=True
+    ).stdout.strip()
     try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                                        capture_output=True, text=True).stdout.strip()
+        info["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         pass
     return info
+
+
+def run_notes(results):
+    """Invalid runs, and how busy the cores were with other work during each run."""
+    invalid, busy = [], []
+    for scen, by_server in results.items():
+        for which in SERVERS:
+            for i, r in enumerate(by_server[which]):
+                why = invalid_reason(r)
+                if why:
+                    invalid.append(f"{scen}, {LABEL[which]}, round {i + 1}: {why}")
+                if isinstance(r.get("core0_others_util"), (int, float)):
+                    busy.append(
+                        (scen, which, i + 1, r["core0_others_util"], r.get("core1_others_util"))
+                    )
+    return invalid, busy
 
 
 def write_benchmarks_md(report, rows, path):
@@ -557,11 +766,28 @@ def write_benchmarks_md(report, rows, path):
         "",
     ]
     if report.get("quick"):
-        lines += ["**This was a `--quick` smoke run with scaled-down scenarios: not the real "
-                  "figures.**", ""]
+        lines += [
+            "**This was a `--quick` smoke run with scaled-down scenarios: not the real figures.**",
+            "",
+        ]
     if report.get("notes"):
         lines += ["Notes:", ""] + [f"- {n}" for n in report["notes"]] + [""]
     lines += [table(rows), ""]
+    invalid, busy = run_notes(report["runs"])
+    if invalid:
+        lines += ["Runs whose figures were not used (a target with one fails):", ""]
+        lines += [f"- {x}" for x in invalid] + [""]
+    noisy = [b for b in busy if b[3] > 0.1 or (b[4] or 0) > 0.1]
+    if noisy:
+        lines += [
+            "Runs during which other processes took more than 10% of the server's core (0) "
+            "or the load generator's core (1):",
+            "",
+        ]
+        lines += [
+            f"- {scen}, {LABEL[w]}, round {i}: core 0 {c0:.0%}, core 1 {c1 or 0:.0%}"
+            for scen, w, i, c0, c1 in noisy
+        ] + [""]
     met = [r for r in rows if r["target"]]
     ok = sum(1 for r in met if r["met"])
     lines += [f"Targets met: {ok} of {len(met)}.", ""]
@@ -588,7 +814,7 @@ def write_benchmarks_md(report, rows, path):
         "(RSS with all websockets open - RSS before the first one) / connections.",
         "- Connects/s: `POST /connect` then the WebSocket handshake, 64 clients at a time.",
         "- Idle CPU: server CPU over 10 s with every connection open, the server sending its "
-        "heartbeats and each client sending `{\"type\": \"heartbeat\"}` every 10 s like the JS "
+        'heartbeats and each client sending `{"type": "heartbeat"}` every 10 s like the JS '
         "client.",
         "- HTTP: each connection alternates signed `POST /connect` (channel `bench_http_c`, 100 "
         "user names) and `POST /message` (one 64-byte message to a channel holding one "
@@ -609,10 +835,17 @@ def main():
     ap.add_argument("--scenarios", default="", help="comma-separated names (default: all)")
     ap.add_argument("--servers", default="new,071", help="new,071 (default both)")
     ap.add_argument("--quick", action="store_true", help="scaled-down smoke run")
-    ap.add_argument("--new-ini", default="development.ini",
-                    help="ini for channelstream's pserve (default development.ini)")
-    ap.add_argument("--new-env", action="append", default=[],
-                    help="extra KEY=VALUE for channelstream's environment (repeatable)")
+    ap.add_argument(
+        "--new-ini",
+        default="development.ini",
+        help="ini for channelstream's pserve (default development.ini)",
+    )
+    ap.add_argument(
+        "--new-env",
+        action="append",
+        default=[],
+        help="extra KEY=VALUE for channelstream's environment (repeatable)",
+    )
     ap.add_argument("--no-md", action="store_true", help="do not rewrite BENCHMARKS.md")
     ap.add_argument("--setup-only", action="store_true", help="install, check and exit")
     args = ap.parse_args()
@@ -627,8 +860,10 @@ def main():
     servers = [s for s in args.servers.split(",") if s]
     notes = []
     if "new" in servers and not new_server_available():
-        notes.append("channelstream's server (channelstream/server.py, development.ini) was not "
-                     "in the repo: only 0.7.1 ran.")
+        notes.append(
+            "channelstream's server (channelstream/server.py, development.ini) was not "
+            "in the repo: only 0.7.1 ran."
+        )
         log(notes[-1])
         servers.remove("new")
     wanted = [s for s in args.scenarios.split(",") if s]
@@ -651,12 +886,24 @@ def main():
                 log(f"{scen['name']} round {rnd + 1}/{args.rounds}: {LABEL[which]} on :{port}")
                 r = run_once(which, scen, params, args, port)
                 results[scen["name"]][which].append(r)
-                brief = {k: r.get(k) for k in ("error", "delivered_per_s", "requests_per_s",
-                                               "connects_per_s", "rss_kib_per_conn",
-                                               "idle_server_cpu_util", "lost", "duplicated",
-                                               "latency_ms", "server_cpu_us_per_delivery",
-                                               "server_cpu_us_per_request",
-                                               "loadgen_cpu_us_per_msg") if k in r}
+                brief = {
+                    k: r.get(k)
+                    for k in (
+                        "error",
+                        "delivered_per_s",
+                        "requests_per_s",
+                        "connects_per_s",
+                        "rss_kib_per_conn",
+                        "idle_server_cpu_util",
+                        "lost",
+                        "duplicated",
+                        "latency_ms",
+                        "server_cpu_us_per_delivery",
+                        "server_cpu_us_per_request",
+                        "loadgen_cpu_us_per_msg",
+                    )
+                    if k in r
+                }
                 log("   ", json.dumps(brief))
                 time.sleep(0.5)
     took = time.monotonic() - started
@@ -671,9 +918,15 @@ def main():
         "new_ini": args.new_ini,
         "machine": machine_info(),
         "notes": notes,
-        "scenarios": [{"name": s["name"], "title": s["title"], "kind": s["kind"],
-                       "params": dict(s["params"], **(s.get("quick", {}) if args.quick else {}))}
-                      for s in scenarios],
+        "scenarios": [
+            {
+                "name": s["name"],
+                "title": s["title"],
+                "kind": s["kind"],
+                "params": dict(s["params"], **(s.get("quick", {}) if args.quick else {})),
+            }
+            for s in scenarios
+        ],
         "summary": rows,
         "runs": results,
     }
@@ -683,6 +936,8 @@ def main():
     out.write_text(text)
     (RESULTS / "latest.json").write_text(text)
     print(table(rows))
+    for line in run_notes(results)[0]:
+        print("invalid:", line)
     print(f"\nresults: {out.relative_to(REPO)} (took {took:.0f} s)")
     if not args.no_md:
         write_benchmarks_md(report, rows, REPO / "BENCHMARKS.md")

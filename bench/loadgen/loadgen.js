@@ -321,14 +321,29 @@ class ProcSampler {
     }
   }
 
+  // busy jiffies of each core (/proc/stat), to see what else ran on the cores
+  coresBusy() {
+    const out = [];
+    for (const line of fs.readFileSync('/proc/stat', 'latin1').split('\n')) {
+      if (!/^cpu\d/.test(line)) continue;
+      const f = line.split(/\s+/).slice(1).map(Number);
+      // user nice system idle iowait irq softirq steal: irq and softirq are left out, as on
+      // loopback they are mostly this benchmark's own packets
+      out.push((f[0] + f[1] + f[2] + f[7]) / CLK_TCK);
+    }
+    return out;
+  }
+
   sample() {
     const self = process.cpuUsage();
     const smp = {
+      cores: this.coresBusy(),
       t: nowS(),
       cpu: this.cpuSeconds(),
       sched: this.schedSeconds(),
       rss: this.rssKiB(),
       self: (self.user + self.system) / 1e6,
+      selfSys: self.system / 1e6,
     };
     return smp;
   }
@@ -355,6 +370,21 @@ class ProcSampler {
     for (const s of this.timeline) if (s.t >= t) return s;
     return this.timeline[this.timeline.length - 1];
   }
+}
+
+// what the cores did during a window besides the server (core 0) and the load generator
+// (core 1): the machine is shared, this says how much others took
+function interference(s0, s1) {
+  const span = s1.t - s0.t;
+  if (!s0.cores || !s1.cores || span <= 0) return {};
+  const busy = s1.cores.map((v, i) => (v - s0.cores[i]) / span);
+  const server = (s1.cpu - s0.cpu) / span;
+  const self = (s1.self - s0.self) / span;
+  return {
+    core_busy_util: busy.map((v) => round(v, 3)),
+    core0_others_util: round(Math.max(0, busy[0] - server), 3),
+    core1_others_util: busy.length > 1 ? round(Math.max(0, busy[1] - self), 3) : null,
+  };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -771,6 +801,8 @@ async function scenarioWsFanout(p) {
     loadgen_cpu_s: round(selfCpu, 3),
     loadgen_cpu_util: round(selfCpu / span, 3),
     loadgen_cpu_us_per_msg: round((selfCpu * 1e6) / Math.max(1, tracker.received), 3),
+    loadgen_sys_us_per_msg: round(((s1.selfSys - s0.selfSys) * 1e6) / Math.max(1, tracker.received), 3),
+    ...interference(s0, s1),
   };
 }
 
@@ -865,6 +897,8 @@ async function scenarioLongPoll(p) {
     loadgen_cpu_s: round(selfCpu, 3),
     loadgen_cpu_util: round(selfCpu / span, 3),
     loadgen_cpu_us_per_msg: round((selfCpu * 1e6) / Math.max(1, tracker.received), 3),
+    loadgen_sys_us_per_msg: round(((s1.selfSys - s0.selfSys) * 1e6) / Math.max(1, tracker.received), 3),
+    ...interference(s0, s1),
   };
 }
 
@@ -950,6 +984,7 @@ async function scenarioIdle(p) {
     client_heartbeats_every_s: p.heartbeat,
     bad_frames: tracker.badFrames,
     loadgen_idle_cpu_util: round((i1.self - i0.self) / idleSpan, 4),
+    ...interference(i0, i1),
   };
 }
 
@@ -1030,6 +1065,7 @@ async function scenarioHttp(p) {
     server_rss_kib_end: sampler.rssKiB(),
     loadgen_cpu_util: round(selfCpu / span, 3),
     loadgen_cpu_us_per_request: round((selfCpu * 1e6) / Math.max(1, ok), 2),
+    ...interference(s0, s1),
   };
 }
 
