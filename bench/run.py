@@ -740,6 +740,11 @@ def run_notes(results):
                 why = invalid_reason(r)
                 if why:
                     invalid.append(f"{scen}, {LABEL[which]}, round {i + 1}: {why}")
+                elif (r.get("loadgen_cpu_util") or 0) > 0.85:
+                    invalid.append(
+                        f"{scen}, {LABEL[which]}, round {i + 1}: used (not invalid), but the "
+                        f"load generator was the limit ({r['loadgen_cpu_util']:.0%} of its core)"
+                    )
                 if isinstance(r.get("core0_others_util"), (int, float)):
                     busy.append(
                         (scen, which, i + 1, r["core0_others_util"], r.get("core1_others_util"))
@@ -791,7 +796,11 @@ def write_benchmarks_md(report, rows, path):
         ]
     invalid, busy = run_notes(report["runs"])
     if invalid:
-        lines += ["Runs whose figures were not used (a target with one fails):", ""]
+        lines += [
+            "Runs whose figures were not used (a target with one fails), and runs limited by "
+            "the load generator:",
+            "",
+        ]
         lines += [f"- {x}" for x in invalid] + [""]
     noisy = [b for b in busy if b[3] > 0.1 or (b[4] or 0) > 0.1]
     if noisy:
