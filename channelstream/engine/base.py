@@ -134,6 +134,16 @@ class Engine(abc.ABC):
     def touch_connections(self, conn_ids: list[str], now: float) -> None:
         """Mark many connections (and their users) active at once (heartbeat passes)."""
 
+    def user_channels(self, username: str) -> list[str]:
+        """Sorted names of the channels any connection of the user is in.
+
+        A networked engine answers this from an index instead of every connection."""
+        names: set[str] = set()
+        for conn in self.list_connections():
+            if conn.username == username:
+                names.update(conn.channels)
+        return sorted(names)
+
     @abc.abstractmethod
     def mark_disconnected(self, conn_id: str) -> bool: ...
 
@@ -143,7 +153,11 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def collectable_connections(self, idle_before: float) -> list[str]:
-        """Connections marked disconnected, or idle since before the cutoff."""
+        """Connections marked disconnected, or idle since before the cutoff.
+
+        A networked engine also answers the connections held by a node that stopped (its
+        heartbeat expired), and may hand each connection to one caller for a short while
+        (a claim), so that the passes of several nodes do not all collect the same one."""
 
     @abc.abstractmethod
     def remove_connection(self, conn_id: str) -> Connection | None:

@@ -180,6 +180,13 @@ class MemoryEngine(Engine):
         for conn_id in conn_ids:
             self.touch_connection(conn_id, now)
 
+    def user_channels(self, username: str) -> list[str]:
+        names: set[str] = set()
+        for conn in self.connections.values():
+            if conn.username == username:
+                names.update(conn.channels)
+        return sorted(names)
+
     def mark_disconnected(self, conn_id: str) -> bool:
         conn = self.connections.get(conn_id)
         if conn is None:

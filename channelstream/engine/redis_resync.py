@@ -81,6 +81,8 @@ def catch_up(
     reason = replay.gap
     if reason is None and not replay.position[0]:
         reason = "epoch"  # the stream itself is gone
+    elif reason is None and not replay.events and replay.position[1] > after[1]:
+        reason = "window"  # the stream moved on but keeps nothing (store_frames false)
     if reason is not None:
         log.info("gap on %s for %s (%s)", stream, local.conn_id, reason)
         local.transport.send_bodies([gap_notice(key, replay, reason)])

@@ -306,3 +306,14 @@ redis.call('SADD', P .. 'nodes', node)
 redis.call('SET', P .. 'n:' .. node, since, 'EX', ttl)
 return 1
 """
+
+USER_CHANNELS = """
+local P, user = ARGV[1], ARGV[2]
+local names, found = {}, {}
+for _, conn in ipairs(redis.call('SMEMBERS', P .. 'uc:' .. user)) do
+  for _, name in ipairs(redis.call('SMEMBERS', P .. 'kc:' .. conn)) do
+    if not found[name] then found[name] = true; table.insert(names, name) end
+  end
+end
+return names
+"""

@@ -509,6 +509,24 @@ def test_join_and_leave_report_first_and_last_per_user(harness: Harness) -> None
     assert engine.leave_channel("nope", "c2", "alice", NOW) == LeaveResult(False, False)
 
 
+def test_user_channels(harness: Harness) -> None:
+    engine = harness.engine
+    for name in ("a", "b", "c"):
+        engine.ensure_channel(name, None, NOW)
+    engine.add_connection("c1", "alice", NOW)
+    engine.add_connection("c2", "alice", NOW)
+    engine.add_connection("c3", "bob", NOW)
+    engine.join_channel("b", "c1", "alice", NOW)
+    engine.join_channel("a", "c2", "alice", NOW)
+    engine.join_channel("b", "c2", "alice", NOW)
+    engine.join_channel("c", "c3", "bob", NOW)
+    assert engine.user_channels("alice") == ["a", "b"]
+    assert engine.user_channels("bob") == ["c"]
+    assert engine.user_channels("nobody") == []
+    engine.leave_channel("a", "c2", "alice", NOW)
+    assert engine.user_channels("alice") == ["b"]
+
+
 def test_join_a_connection_without_a_record(harness: Harness) -> None:
     engine = harness.engine
     engine.ensure_channel("a", None, NOW)

@@ -251,6 +251,21 @@ def test_a_hole_beyond_the_window_is_announced(fresh_redis: MakeEngine) -> None:
     assert [m["offset"] for m in recorder.of_type("message")] == [4, 5, 6, 7, 8]
 
 
+def test_a_hole_in_a_channel_without_frames_is_announced(fresh_redis: MakeEngine) -> None:
+    a, b = node(fresh_redis()), node(fresh_redis())
+    operations.set_channel_configs(a, {"fleeting": {"store_frames": False}})
+    _, recorder = listen(a, "alice", ["fleeting"])
+    assert isinstance(a.engine, RedisEngine)
+    a.engine.interrupt_bus()
+    say(b, "fleeting", 1)
+    a.engine.resume_bus()
+    wait_until(lambda: recorder.of_type("gap"), what="gap notice")
+    assert recorder.of_type("gap")[0]["reason"] == "window"
+    say(b, "fleeting", 2)
+    wait_until(lambda: recorder.of_type("message"))
+    assert [m["offset"] for m in recorder.of_type("message")] == [2]
+
+
 def test_events_before_a_subscribed_envelope_are_not_lost(fresh_redis: MakeEngine) -> None:
     """Node A holds the socket; node B subscribes it and publishes before A hears of it."""
     a, b = node(fresh_redis()), node(fresh_redis())
