@@ -383,7 +383,10 @@ def build_openapi() -> dict[str, Any]:
         plugins=[plugin],
         info={
             "description": "The server API (signed calls from your application's backend), "
-            "the client API (browsers, with only a conn_id) and the admin API.",
+            "the client API (browsers, with only a conn_id) and the admin API.\n\n"
+            "To try a server API call here, put a fresh signature into Authorize → "
+            '`signature`: `TimestampSigner(secret).sign("channelstream")` from itsdangerous, '
+            "valid for 60 s. Admin calls use the cookie you signed in with.",
         },
     )
     assert plugin.converter is not None

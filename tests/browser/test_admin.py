@@ -66,7 +66,14 @@ def test_sign_in_wrong_then_right_password_and_sign_out(
         expect(page.locator("#stat-connections")).to_have_text(re.compile(r"^[\d,]+$"))
         expect(page.locator("#version")).to_have_text(re.compile(r"^v\d"))
 
-        page.get_by_role("link", name="Sign out").click()
+        # Signing out in another tab: this one says so, and stops polling.
+        other = context.new_page()
+        other.goto(channelstream.url + "/admin")
+        other.get_by_role("link", name="Sign out").click()
+        expect(other).to_have_url(re.compile(r"/admin/sign_in$"))
+        expect(page.get_by_role("alert")).to_contain_text("Your admin session has ended.")
+        expect(page.locator("#live")).to_have_attribute("data-state", "off")
+        page.get_by_role("link", name="Sign in again").click()
         expect(page).to_have_url(re.compile(r"/admin/sign_in$"))
         page.goto(channelstream.url + "/admin")
         expect(page).to_have_url(re.compile(r"/admin/sign_in$"))
@@ -134,6 +141,20 @@ def test_dashboard_numbers_change_live_as_clients_connect(
     admin.expect_live()
     assert page.evaluate("() => window.__sameDocument") is True
     assert admin.polls() > 3
+
+    # Updates can be paused (and resumed) from the keyboard.
+    pause = page.get_by_role("button", name="Pause updates")
+    pause.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#live")).to_have_attribute("data-state", "paused")
+    expect(page.get_by_role("button", name="Resume updates")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    paused_at = admin.polls()
+    page.wait_for_timeout(2500)
+    assert admin.polls() <= paused_at + 1
+    page.keyboard.press("Enter")
+    admin.expect_live()
 
     admin.open_channel(channel)
     expect(page.locator("#history li")).to_have_count(10)
