@@ -54,13 +54,18 @@ class AdminApiViews:
 
     def _check_origin(self) -> None:
         """A browser's cross-site POST never acts with the admin's cookie: the cookie is
-        SameSite=Lax, and here an Origin (when sent) must be this server's own."""
+        SameSite=Lax, and here an Origin (when sent) must name this server's host. The
+        scheme is not compared: a TLS-terminating proxy may forward as plain HTTP."""
         origin = self.request.headers.get("Origin")
         if not origin:
             return
-        own = urlsplit(self.request.host_url)
+        hosts = {self.request.host.lower()}
+        forwarded = self.request.headers.get("X-Forwarded-Host")
+        if forwarded:
+            # A cross-site page cannot set this header without a preflight, which fails.
+            hosts.update(part.strip().lower() for part in forwarded.split(","))
         sent = urlsplit(origin)
-        if (sent.scheme, sent.netloc) != (own.scheme, own.netloc):
+        if sent.netloc.lower() not in hosts:
             raise Forbidden({"request": "Cross-origin admin actions are refused."})
 
     def _body(self) -> Any:
@@ -81,7 +86,7 @@ class AdminApiViews:
             raise NotFound({"channel": ["No such channel."]})
         names = operations.set_channel_configs(self.state, {name: data["config"]})
         return operations.channels_info(
-            self.state, names, include_history=False, include_users=True
+            self.state, names, include_history=False, include_users=False
         )
 
     def disconnect(self) -> dict[str, Any]:

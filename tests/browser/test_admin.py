@@ -335,6 +335,13 @@ def test_admin_api_refuses_strangers_and_bad_bodies(
         headers={"Origin": "http://elsewhere.example"},
     )
     assert cross_site.status_code == 403
+    # Behind a TLS-terminating proxy the browser's origin is https: the host is what counts.
+    proxied = session.post(
+        url + "/admin/api/message",
+        json=[{"channel": channel, "user": "x"}],
+        headers={"Origin": url.replace("http://", "https://")},
+    )
+    assert proxied.status_code == 200, proxied.text
     invalid = session.post(url + "/admin/api/message", json=[{"channel": channel}])
     assert invalid.status_code == 422
     assert invalid.json() == {"0": {"user": ["Missing data for required field."]}}
