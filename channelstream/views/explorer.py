@@ -13,7 +13,7 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 
 from channelstream import __version__, security
-from channelstream.errors import Forbidden
+from channelstream.errors import Forbidden, RequestError
 from channelstream.schemas import responses
 from channelstream.schemas.connections import (
     ChannelConfigChangesSchema,
@@ -442,7 +442,12 @@ def openapi_document(request: Request) -> dict[str, Any]:
     registry = request.registry
     document = registry.get(SPEC_KEY)
     if document is None:
-        document = registry[SPEC_KEY] = build_openapi()
+        try:
+            document = registry[SPEC_KEY] = build_openapi()
+        except ImportError:
+            raise RequestError.with_status(
+                503, {"request": "The OpenAPI document needs apispec: pip install apispec"}
+            ) from None
     return {**document, "servers": [{"url": request.application_url or "/"}]}
 
 
