@@ -61,6 +61,10 @@ function formatNumber(value) {
     return Number(value).toLocaleString('en');
 }
 
+function plural(count, noun) {
+    return `${formatNumber(count)} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 function formatRate(value) {
     if (!Number.isFinite(value)) return '–';
     return value >= 100 ? formatNumber(Math.round(value)) : value.toFixed(1);
@@ -407,8 +411,8 @@ function renderChannelView() {
         setText($('channel-meta'), '');
         return;
     }
-    setText($('channel-meta'), `${formatNumber(channel.total_users)} users · `
-        + `${formatNumber(channel.total_connections)} connections · last active `
+    setText($('channel-meta'), `${plural(channel.total_users, 'user')} · `
+        + `${plural(channel.total_connections, 'connection')} · last active `
         + `${shortTime(channel.last_active)} UTC · stream offset ${channel.offset ?? '–'}`);
     if (!view.configDirty || view.configShownFor !== view.channel) showConfig(channel.settings);
 
