@@ -71,8 +71,24 @@ def before_text(client: WSClient, text: str, timeout: float = 5) -> list[dict[st
     return received[:index]
 
 
-def open_ws(server: ServerProcess, conn_id: str, resume: Any = None, prefix: str = "") -> WSClient:
-    client = WSClient(server.ws_url + prefix, conn_id, resume=resume)
+def open_ws(
+    server: ServerProcess,
+    conn_id: str,
+    resume: Any = None,
+    prefix: str = "",
+    rcvbuf: int | None = None,
+) -> WSClient:
+    if rcvbuf is None:
+        return WSClient(server.ws_url + prefix, conn_id, resume=resume)
+    # A reading client with a small receive buffer: the server's kernel buffers stay small.
+    client = WSClient.__new__(WSClient)
+    client.ws = websocket.create_connection(
+        f"{server.ws_url}{prefix}/ws?conn_id={conn_id}",
+        timeout=5,
+        sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf),),
+    )
+    client.received = []
+    client.frames = 0
     return client
 
 
@@ -83,6 +99,16 @@ def clients(*items: WSClient) -> Iterator[tuple[WSClient, ...]]:
     finally:
         for item in items:
             item.close()
+
+
+def close_cleanly(client: WSClient, timeout: float = 5) -> tuple[int, str]:
+    """Close from the client side, keeping every message the server sent before it saw our
+    close frame (websocket-client's own close() would drop them)."""
+    client.ws.send_close()
+    try:
+        return client.close_frame(timeout)
+    finally:
+        client.ws.shutdown()
 
 
 def ws_status(url: str) -> int:

@@ -153,7 +153,7 @@ def test_slow_consumer_can_reconnect_and_catch_up(tnode: ServerProcess) -> None:
             )
         sock.shutdown(socket.SHUT_WR)
     tnode.publish(channel, "x", {"text": "after"})
-    with clients(open_ws(tnode, conn_id)) as (client,):
+    with clients(open_ws(tnode, conn_id, rcvbuf=65536)) as (client,):
         deadline = time.monotonic() + 10
         while not any(m.get("message", {}).get("text") == "after" for m in client.received):
             assert time.monotonic() < deadline
