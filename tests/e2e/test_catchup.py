@@ -488,3 +488,20 @@ def test_direct_edit_and_delete(cnode: ServerProcess) -> None:
     with clients(open_ws(cnode, conn_id)) as (again,):
         cnode.publish(None, "u", {"text": "next"}, pm_users=[user])
         assert texts(wait_for_text(again, "next")) == ["next"]
+
+
+def test_longpoll_resume(cnode: ServerProcess) -> None:
+    user, channel = name("lpres"), name("lpres")
+    conn_id = cnode.connect(user, [channel])
+    publish_many(cnode, channel, 3)
+    first = listen(cnode.url, conn_id)
+    assert [m["offset"] for m in first] == [1, 2, 3]
+    epoch = first[0]["epoch"]
+    resume = json.dumps({"channels": {channel: [epoch, 1]}})
+    again = listen(cnode.url, conn_id, resume=resume)
+    assert [m["offset"] for m in again] == [2, 3]
+    assert all(m["catchup"] for m in again)
+    stale = listen(cnode.url, conn_id, resume=json.dumps({"channels": {channel: ["old", 3]}}))
+    assert stale[0]["type"] == "gap"
+    assert stale[0]["reason"] == "epoch"
+    assert [m["offset"] for m in of_type(stale, "message")] == [1, 2, 3]

@@ -3,12 +3,23 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.e2e.helpers import before_text, clients, name, of_type, open_ws, wait_for_text
+from tests.e2e.helpers import (
+    before_text,
+    clients,
+    name,
+    of_type,
+    open_ws,
+    wait_for_text,
+    wait_until,
+)
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(30)
@@ -107,6 +118,36 @@ def test_disconnected_connection_is_gone_for_the_api(server: ServerProcess) -> N
         response = server.call("POST", "/subscribe", {"conn_id": conn_id, "channels": [name("x")]})
         return 400 <= response.status_code < 500
 
-    from tests.e2e.helpers import wait_until
-
     wait_until(subscribe_refused, timeout=5)
+
+
+@pytest.fixture(scope="module")
+def forgetful(logs_dir: Path) -> Iterator[ServerProcess]:
+    settings = {
+        "gc_conns_after": 30,
+        "gc_users_after": 0.5,
+        "gc_channels_after": 0.5,
+        "gc_interval": 0.2,
+    }
+    with ServerProcess(settings=settings, log_path=logs_dir / "forgetful.log") as node:
+        yield node
+
+
+def test_idle_users_and_empty_channels_are_forgotten(forgetful: ServerProcess) -> None:
+    kept_channel, empty_channel = name("kept"), name("empty")
+    stays, leaves = name("stays"), name("leaves")
+    forgetful.connect(stays, [kept_channel])
+    leaver = forgetful.connect(leaves, [empty_channel])
+    assert requests.get(
+        forgetful.url + "/disconnect", params={"conn_id": leaver}, timeout=10
+    ).json()
+
+    # Poll the channel only: any call naming the user would count as its activity.
+    wait_until(lambda: empty_channel not in forgetful.post("/info")["channels"], timeout=8)
+    time.sleep(0.5)
+    unknown = forgetful.call("POST", "/user_state", {"user": leaves, "user_state": {}})
+    assert unknown.status_code == 422
+    # A user with a live connection, and its channel, are kept.
+    assert kept_channel in forgetful.post("/info")["channels"]
+    kept = forgetful.call("POST", "/user_state", {"user": stays, "user_state": {"k": 1}})
+    assert kept.status_code == 200

@@ -158,3 +158,14 @@ def test_slow_consumer_can_reconnect_and_catch_up(tnode: ServerProcess) -> None:
         while not any(m.get("message", {}).get("text") == "after" for m in client.received):
             assert time.monotonic() < deadline
             assert client.read_frame(5) is not None
+
+
+def test_shutdown_closes_sockets_1001(logs_dir: Path) -> None:
+    with ServerProcess(log_path=logs_dir / "shutdown.log") as server:
+        conn_id = server.connect(name("bye"), [name("bye")])
+        client = open_ws(server, conn_id)
+        with clients(client):
+            server.stop()
+            assert client.close_frame(timeout=5) == (1001, "server shutting down")
+        assert server.process is not None
+        assert server.process.returncode is not None
