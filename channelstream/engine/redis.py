@@ -74,6 +74,7 @@ import logging
 import os
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -128,6 +129,42 @@ def node_ttl_of(settings: Settings) -> float:
     if ttl <= 0:
         raise ValueError("node_ttl must be greater than 0")
     return ttl
+
+
+def make_client(url: str, **options: Any) -> redis.Redis:
+    """A client for ``redis://``, ``rediss://`` and ``unix://`` URLs (redis-py's own), or for
+    ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db]`` (and
+    ``rediss+sentinel://``): the master of `service` as the sentinels name it, followed
+    through failovers. The password is the master's; sentinels without auth are assumed."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme.endswith("+sentinel"):
+        return redis.Redis.from_url(url, **options)
+    from redis.sentinel import Sentinel
+
+    parts = urllib.parse.urlsplit(url)
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = credentials.partition(":") if credentials else ("", "", "")
+    sentinels = []
+    for host in hosts.split(","):
+        name, colon, port = host.rpartition(":")
+        if not colon or not port.isdigit():
+            name, port = host, "26379"
+        sentinels.append((name.strip("[]"), int(port)))
+    path = [piece for piece in parts.path.split("/") if piece]
+    if not path:
+        raise ValueError("a redis+sentinel URL names the service: .../service[/db]")
+    timeouts = {
+        key: options[key] for key in ("socket_connect_timeout", "socket_timeout") if key in options
+    }
+    sentinel = Sentinel(sentinels, sentinel_kwargs=timeouts, **timeouts)
+    return sentinel.master_for(
+        urllib.parse.unquote(path[0]),
+        db=int(path[1]) if len(path) > 1 else 0,
+        username=urllib.parse.unquote(username) or None,
+        password=urllib.parse.unquote(password) or None,
+        ssl=scheme.startswith("rediss"),
+        **{key: value for key, value in options.items() if key not in timeouts},
+    )
 
 
 def _text(value: Any) -> str:
@@ -219,7 +256,7 @@ class RedisEngine(Engine):
         self.prefix = prefix
         self.node_id = node_id or uuid.uuid4().hex[:16]
         self.node_ttl = node_ttl or node_ttl_of(settings)
-        self.redis = client or redis.Redis.from_url(
+        self.redis = client or make_client(
             settings.redis_url,
             socket_connect_timeout=2,
             socket_timeout=5,
@@ -339,7 +376,7 @@ class RedisEngine(Engine):
             self._hold.wait()
             if self._stopping.is_set():
                 break
-            client = redis.Redis.from_url(
+            client = make_client(
                 self.settings.redis_url,
                 socket_connect_timeout=2,
                 socket_timeout=10,

@@ -17,6 +17,8 @@ from tests.support.clients import WSClient, listen
 from tests.support.redis_server import RedisServer
 from tests.support.server import ServerProcess, free_port
 
+pytestmark = pytest.mark.redis
+
 
 def drain(client: WSClient, seconds: float) -> None:
     """Read whatever else arrives for a while (to prove nothing more does)."""

@@ -15,6 +15,8 @@ from tests.support.clients import WSClient
 from tests.support.redis_server import RedisServer
 from tests.support.server import ServerProcess
 
+pytestmark = pytest.mark.redis
+
 
 class Publisher(threading.Thread):
     """Posts numbered messages round-robin to every node; remembers which were accepted."""

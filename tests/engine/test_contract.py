@@ -6,6 +6,8 @@ Times are explicit numbers, so the engines' clocks never matter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from channelstream.engine.base import (
     Disconnected,
     JoinResult,
@@ -41,7 +43,7 @@ def publish(h: Harness, channel: str, n: int, history: bool = False, **rules: ob
     return stamped
 
 
-def events_of(envelopes: list[object]) -> list[Event]:
+def events_of(envelopes: Sequence[object]) -> list[Event]:
     return [e for e in envelopes if isinstance(e, Event)]
 
 
@@ -212,9 +214,11 @@ def test_history_keeps_the_newest_messages(harness: Harness) -> None:
     assert info is not None
     assert [item["message"]["n"] for item in info["history"]] == [3, 4, 5]
     assert info["history"][0]["offset"] == 3 and info["history"][0]["epoch"] == info["epoch"]
-    assert engine.channel_info("a", include_history=False, include_users=False)["history"] == []
+    hidden = engine.channel_info("a", include_history=False, include_users=False)
+    assert hidden is not None and hidden["history"] == []
     engine.configure_channel("a", {"history_size": 2}, NOW)
     info = engine.channel_info("a", include_history=True, include_users=False)
+    assert info is not None
     assert [item["message"]["n"] for item in info["history"]] == [4, 5]
 
 
@@ -304,8 +308,8 @@ def test_upsert_user_creates_then_merges(harness: Harness) -> None:
     assert user.state == {"a": 1, "b": "y", "c": None}  # fresh state only for a new user
     assert changed == [{"key": "c", "value": None}]
     assert user.public_keys == ["a"]  # None keeps the public keys
-    user, _ = engine.upsert_user("alice", now=NOW + 2, public_keys=[]) or (None, None)
-    assert user is not None and user.public_keys == []
+    found = engine.upsert_user("alice", now=NOW + 2, public_keys=[])
+    assert found is not None and found[0].public_keys == []
     stored = engine.get_user("alice")
     assert stored is not None and stored.state == {"a": 1, "b": "y", "c": None}
     assert stored.last_active == NOW + 2

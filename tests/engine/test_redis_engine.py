@@ -22,6 +22,8 @@ from tests.support.redis_server import RedisServer
 
 MakeEngine = Callable[..., RedisEngine]
 
+pytestmark = pytest.mark.redis
+
 
 def wait_until(check: Callable[[], Any], timeout: float = 5, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
@@ -183,7 +185,9 @@ def test_parted_once_when_several_nodes_collect(fresh_redis: MakeEngine) -> None
     nodes = [node(fresh_redis()) for _ in range(3)]
     observer_id, observer = listen(nodes[0], "watcher", [])
     operations.set_channel_configs(nodes[0], {"room": {"notify_presence": True}})
-    operations.subscribe(nodes[0], nodes[0].engine.get_connection(observer_id), ["room"], {})
+    observer_conn = nodes[0].engine.get_connection(observer_id)
+    assert observer_conn is not None
+    operations.subscribe(nodes[0], observer_conn, ["room"], {})
     conn, _ = operations.connect(
         nodes[1],
         username="leaver",

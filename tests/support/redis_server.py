@@ -17,9 +17,12 @@ class RedisServer:
     """`redis-server --port N --save '' --appendonly no`, or with an append-only file when
     `persistent` (so that a restart keeps the data, as a production Redis would)."""
 
-    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, persistent: bool = False, extra: list[str] | None = None
+    ) -> None:
         self.port = port or free_port()
         self.persistent = persistent
+        self.extra = list(extra or ())
         self.dir = Path(tempfile.mkdtemp(prefix="cs-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -37,7 +40,7 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
-        return args
+        return args + self.extra
 
     def start(self, timeout: float = 10) -> RedisServer:
         self.process = subprocess.Popen(
@@ -87,3 +90,38 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SentinelServer(RedisServer):
+    """One Redis Sentinel (quorum 1) watching `master_port` as service `name`; it fails over
+    a second after the master stops answering."""
+
+    def __init__(self, master_port: int, name: str = "mymaster") -> None:
+        super().__init__()
+        self.master_port = master_port
+        self.name = name
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.name}/0"
+
+    def command(self) -> list[str]:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is missing: run scripts/install-test-deps.sh")
+        config = self.dir / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master_port} 1\n"
+            f"sentinel down-after-milliseconds {self.name} 1000\n"
+            f"sentinel failover-timeout {self.name} 3000\n"
+        )
+        return [binary, str(config), "--sentinel"]
+
+    def master(self) -> tuple[str, int] | None:
+        client = self.client()
+        try:
+            found = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.name)
+        finally:
+            client.close()
+        return (found[0].decode(), int(found[1])) if found else None
