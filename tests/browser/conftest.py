@@ -42,7 +42,6 @@ from playwright.sync_api import (
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SCREENSHOTS = HERE / "screenshots"
-LOGS = HERE / "logs"
 BIN = Path(sys.executable).parent
 
 SECRET = "browser-tests-secret"
@@ -158,11 +157,14 @@ class ChannelstreamServer:
 
 
 @pytest.fixture(scope="session")
-def channelstream() -> Iterator[ChannelstreamServer]:
-    LOGS.mkdir(exist_ok=True)
-    log = LOGS / "channelstream.log"
-    log.write_text("")
-    server = ChannelstreamServer(free_port(), log)
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the servers' output goes (pytest's temporary directory: runs do not mix)."""
+    return tmp_path_factory.mktemp("browser-logs")
+
+
+@pytest.fixture(scope="session")
+def channelstream(logs: Path) -> Iterator[ChannelstreamServer]:
+    server = ChannelstreamServer(free_port(), logs / "channelstream.log")
     server.start()
     yield server
     server.stop()
@@ -304,9 +306,10 @@ class DemoApp:
 
 
 @pytest.fixture(scope="session")
-def demo_apps(channelstream: ChannelstreamServer, proxy: TcpProxy) -> Iterator[dict[str, DemoApp]]:
+def demo_apps(
+    channelstream: ChannelstreamServer, proxy: TcpProxy, logs: Path
+) -> Iterator[dict[str, DemoApp]]:
     """Both demo backends; their pages reach channelstream through the proxy."""
-    LOGS.mkdir(exist_ok=True)
     apps: dict[str, DemoApp] = {}
     env = dict(
         os.environ,
@@ -317,7 +320,7 @@ def demo_apps(channelstream: ChannelstreamServer, proxy: TcpProxy) -> Iterator[d
     try:
         for framework in ("pyramid", "flask"):
             port = free_port()
-            log = LOGS / f"demo-{framework}.log"
+            log = logs / f"demo-{framework}.log"
             with log.open("w") as out:
                 process = subprocess.Popen(
                     [

@@ -476,16 +476,20 @@ export class ChannelStreamConnection {
         return (channels || []).filter((channel) => this.channels.indexOf(channel) !== -1);
     }
 
-    /** Tells the server the connection is over (`disconnectUrl`) and stops listening. */
+    /**
+     * Tells the server the connection is over (`disconnectUrl`) and stops listening.
+     * Sent as `GET ?conn_id=` (a simple cross-origin request, no preflight); a
+     * mutator that sets a body turns it into a POST of that JSON body.
+     */
     disconnect() {
         const request = new ChannelStreamRequest();
         const separator = this.disconnectUrl.indexOf('?') === -1 ? '?' : '&';
         request.url = this.disconnectUrl + separator + 'conn_id=' + encodeURIComponent(this.connectionId);
-        request.body = {conn_id: this.connectionId};
+        request.body = null;
         this._runMutators('disconnect', request);
         request.handleResponse = this._handleDisconnect.bind(this);
         request.handleError = () => {};
-        request.execute('POST');
+        request.execute(request.body ? 'POST' : 'GET');
         this.closeConnection();
     }
 
