@@ -142,6 +142,17 @@ def test_dashboard_numbers_change_live_as_clients_connect(
     assert page.evaluate("() => window.__sameDocument") is True
     assert admin.polls() > 3
 
+    # Filters narrow the tables down.
+    page.get_by_label("Filter channels").fill(channel[-6:])
+    expect(page.locator("#channels-table tbody tr")).to_have_count(1)
+    page.get_by_label("Filter channels").fill("no-such-channel-here")
+    expect(page.locator("#channels-table tbody tr")).to_have_count(0)
+    expect(page.locator("#channels-empty")).to_have_text("No channel matches the filter.")
+    page.get_by_label("Filter channels").fill("")
+    page.get_by_label("Filter users").fill(first.user)
+    expect(page.locator("#users-table tbody tr")).to_have_count(1)
+    page.get_by_label("Filter users").fill("")
+
     # Updates can be paused (and resumed) from the keyboard.
     pause = page.get_by_role("button", name="Pause updates")
     pause.focus()

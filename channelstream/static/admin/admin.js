@@ -26,6 +26,7 @@ const view = {
     samples: [], // {t, unique, deliveries}
     spark: [],
     paused: false,
+    inFlight: false,
     failures: 0,
     timer: null,
     channel: null, // the channel shown, from the URL's #channel=NAME
@@ -192,6 +193,8 @@ function signedOut() {
 }
 
 async function poll() {
+    if (view.inFlight) return;
+    view.inFlight = true;
     try {
         const response = await fetch(urls.adminJson, {
             credentials: 'same-origin',
@@ -210,13 +213,17 @@ async function poll() {
         hideAlert();
         render(data);
         window.channelstreamAdmin.polls += 1;
-        setLive('live', `Live · updated ${new Date().toLocaleTimeString('en-GB')}`);
+        const time = new Date().toLocaleTimeString('en-GB');
+        if (view.paused) setLive('paused', `Updates paused · last ${time}`);
+        else setLive('live', `Live · updated ${time}`);
         schedule(POLL_MS);
     } catch (error) {
         view.failures += 1;
         const delay = Math.min(MAX_BACKOFF_MS, POLL_MS * 2 ** view.failures);
         setLive('error', `Cannot reach the server; retrying in ${Math.round(delay / 1000)} s`);
         schedule(delay);
+    } finally {
+        view.inFlight = false;
     }
 }
 
@@ -563,7 +570,11 @@ document.addEventListener('click', (event) => {
     if (button) disconnect(button);
 });
 for (const id of ['channel-filter', 'user-filter']) {
-    $(id).addEventListener('input', () => { if (view.data) render(view.data); });
+    $(id).addEventListener('input', () => {
+        if (!view.data) return;
+        renderChannels(view.data);
+        renderUsers(view.data);
+    });
 }
 $('pause').addEventListener('click', () => {
     view.paused = !view.paused;
