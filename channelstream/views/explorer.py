@@ -59,6 +59,10 @@ def _body(schema: type[Schema] | dict[str, Any], description: str = "") -> dict[
     return body
 
 
+def _html() -> dict[str, Any]:
+    return {"content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 def _ok(schema: type[Schema] | dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, **_schema(schema)}
 
@@ -320,6 +324,59 @@ def _paths() -> dict[str, dict[str, Any]]:
                 extra={"302": {"description": "Not an admin: to /admin/sign_in."}},
             )
             for method in ("get", "post")
+        },
+        "/admin/sign_in": {
+            "get": _operation("The sign-in form", admin, {"description": "HTML.", **_html()}),
+            "post": _operation(
+                "Sign in: sets the admin cookie",
+                admin,
+                None,
+                body={
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "username": {"type": "string"},
+                                    "password": {"type": "string", "format": "password"},
+                                },
+                                "required": ["username", "password"],
+                            }
+                        }
+                    },
+                },
+                extra={
+                    "302": {"description": "Signed in: to /admin, with the cookie."},
+                    "401": {"description": "Wrong user name or password: the form again."},
+                },
+            ),
+        },
+        "/admin/sign_out": {
+            "get": _operation(
+                "Sign out: drops the cookie",
+                admin,
+                None,
+                extra={"302": {"description": "To /admin/sign_in."}},
+            )
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "This document",
+                admin,
+                {"description": "OpenAPI 3.", **_schema({"type": "object"})},
+                security=ADMIN,
+                errors={"403": {"$ref": "#/components/responses/Forbidden"}},
+            )
+        },
+        "/api-explorer": {
+            "get": _operation(
+                "Swagger UI on this document",
+                admin,
+                {"description": "HTML.", **_html()},
+                security=ADMIN,
+                extra={"302": {"description": "Not an admin: to /admin/sign_in."}},
+            )
         },
         "/admin/api/message": {
             "post": _operation(

@@ -396,10 +396,16 @@ ENDPOINTS = {
     "/admin/api/message": {"post"},
     "/admin/api/channel_config": {"post"},
     "/admin/api/disconnect": {"post"},
+    "/admin/sign_in": {"get", "post"},
+    "/admin/sign_out": {"get"},
+    "/openapi.json": {"get"},
+    "/api-explorer": {"get"},
 }
+# Their answers are HTML or redirects, not JSON.
+NOT_JSON = ("/admin/sign_in", "/admin/sign_out", "/api-explorer")
 
 # Their POST takes no body (or an optional one).
-NO_BODY = ("/info", "/admin/admin.json")
+NO_BODY = ("/info", "/admin/admin.json", "/openapi.json")
 
 
 def _refs(node: Any) -> Any:
@@ -447,6 +453,8 @@ def test_openapi_document_lists_every_endpoint_with_schemas(
     for path, methods in ENDPOINTS.items():
         assert path in paths, path
         assert methods <= set(paths[path]), (path, set(paths[path]))
+        if path in NOT_JSON:
+            continue
         for method in methods:
             operation = paths[path][method]
             assert response_schema(document, path, method), (path, method)
