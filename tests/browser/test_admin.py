@@ -265,6 +265,12 @@ def test_channel_config_changes_from_the_panel(
     info = channelstream.api("POST", "/info", {"info": {"channels": [channel]}}).json()
     assert info["channels"][channel]["settings"]["history_size"] == 3
 
+    # Escape closes the channel view and puts focus back on the channel's link.
+    page.locator("#channel-title").focus()
+    page.keyboard.press("Escape")
+    expect(page.locator("#channel-view")).to_be_hidden()
+    expect(admin.channel_row(channel).get_by_role("link")).to_be_focused()
+
 
 @pytest.mark.timeout(90)
 def test_disconnect_from_the_panel_closes_the_websocket(
