@@ -110,8 +110,10 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
 class ChannelstreamServer:
     """`pserve development.ini` on a fixed free port, restartable."""
 
-    def __init__(self, port: int, log: Path) -> None:
+    def __init__(self, port: int, log: Path, settings: dict[str, str] | None = None) -> None:
         self.port = port
+        # Extra `channelstream.NAME` settings, passed as CHANNELSTREAM_NAME variables.
+        self.settings = dict(settings or {})
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -123,6 +125,7 @@ class ChannelstreamServer:
             CHANNELSTREAM_LISTEN=f"127.0.0.1:{self.port}",
             CHANNELSTREAM_SECRET=SECRET,
             CHANNELSTREAM_ADMIN_SECRET=ADMIN_SECRET,
+            **{f"CHANNELSTREAM_{name.upper()}": value for name, value in self.settings.items()},
         )
         self.starts += 1
         with self.log.open("a") as out:
@@ -305,42 +308,78 @@ class DemoApp:
     process: subprocess.Popen[bytes]
 
 
+def start_demo(framework: str, server_url: str, public_url: str, log: Path) -> DemoApp:
+    """One demo backend on a free port, served by waitress."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        CHANNELSTREAM_URL=server_url,
+        CHANNELSTREAM_PUBLIC_URL=public_url,
+        CHANNELSTREAM_SECRET=SECRET,
+    )
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"demo.{framework}_app", "--listen", f"127.0.0.1:{port}"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    app = DemoApp(framework, f"http://127.0.0.1:{port}", process)
+    try:
+        wait_for_http(app.url + "/", process, log)
+    except BaseException:
+        stop_process(process)
+        raise
+    return app
+
+
 @pytest.fixture(scope="session")
 def demo_apps(
     channelstream: ChannelstreamServer, proxy: TcpProxy, logs: Path
 ) -> Iterator[dict[str, DemoApp]]:
     """Both demo backends; their pages reach channelstream through the proxy."""
     apps: dict[str, DemoApp] = {}
-    env = dict(
-        os.environ,
-        CHANNELSTREAM_URL=channelstream.url,
-        CHANNELSTREAM_PUBLIC_URL=proxy.url,
-        CHANNELSTREAM_SECRET=SECRET,
-    )
     try:
         for framework in ("pyramid", "flask"):
-            port = free_port()
             log = logs / f"demo-{framework}.log"
-            with log.open("w") as out:
-                process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        f"demo.{framework}_app",
-                        "--listen",
-                        f"127.0.0.1:{port}",
-                    ],
-                    cwd=REPO,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            apps[framework] = DemoApp(framework, f"http://127.0.0.1:{port}", process)
-            wait_for_http(apps[framework].url + "/", process, log)
+            apps[framework] = start_demo(framework, channelstream.url, proxy.url, log)
         yield apps
     finally:
         for app in apps.values():
             stop_process(app.process)
+
+
+@dataclass
+class RedisStack:
+    """channelstream on the Redis engine, with its own proxy and Pyramid demo."""
+
+    channelstream: ChannelstreamServer
+    proxy: TcpProxy
+    demo: DemoApp
+
+
+@pytest.fixture
+def redis_stack(logs: Path) -> Iterator[RedisStack]:
+    from tests.support.redis_server import RedisServer
+
+    with RedisServer() as redis_server:
+        server = ChannelstreamServer(
+            free_port(),
+            logs / "channelstream-redis.log",
+            settings={"engine": "redis", "redis_url": redis_server.url},
+        )
+        server.start()
+        tcp_proxy = TcpProxy(server.port)
+        demo: DemoApp | None = None
+        try:
+            demo = start_demo("pyramid", server.url, tcp_proxy.url, logs / "demo-redis.log")
+            yield RedisStack(server, tcp_proxy, demo)
+        finally:
+            if demo is not None:
+                stop_process(demo.process)
+            tcp_proxy.close()
+            server.stop()
 
 
 # -- the browser ------------------------------------------------------------------------
@@ -428,7 +467,8 @@ def channel_name() -> str:
 def open_chat(
     browser: Browser, demo_apps: dict[str, DemoApp], channel_name: str
 ) -> Iterator[Callable[..., ChatPage]]:
-    """Opens a chat page for a user in a fresh browser context (its own cookies)."""
+    """Opens a chat page for a user in a fresh browser context (its own cookies), on one of
+    the session's demo apps or, with `base_url`, on another one."""
     contexts: list[BrowserContext] = []
 
     def opener(
@@ -436,6 +476,7 @@ def open_chat(
         framework: str = "pyramid",
         init_script: str | None = None,
         wait_open: bool = True,
+        base_url: str | None = None,
     ) -> ChatPage:
         context = browser.new_context(viewport={"width": 1000, "height": 640})
         contexts.append(context)
@@ -445,7 +486,8 @@ def open_chat(
         chat = ChatPage(page, user, channel_name)
         page.on("console", lambda msg: chat.console.append(f"{msg.type}: {msg.text}"))
         page.on("pageerror", lambda exc: chat.console.append(f"pageerror: {exc}"))
-        page.goto(f"{demo_apps[framework].url}/?username={user}&channel={channel_name}")
+        base = base_url or demo_apps[framework].url
+        page.goto(f"{base}/?username={user}&channel={channel_name}")
         if wait_open:
             chat.expect_open()
         return chat

@@ -14,7 +14,7 @@ import pytest
 from itsdangerous import TimestampSigner
 from playwright.sync_api import Browser, expect
 
-from .conftest import ChannelstreamServer, ChatPage, TcpProxy
+from .conftest import ChannelstreamServer, ChatPage, RedisStack, TcpProxy
 
 pytestmark = pytest.mark.browser
 
@@ -167,6 +167,42 @@ def test_server_restart_reconnects_and_reports_gap(
     alice.expect_text("after the restart")
     assert_each_once(alice, ["before the restart", "after the restart"])
     alice.screenshot("restart-alice-gap-notice")
+
+
+@pytest.mark.timeout(120)
+def test_server_restart_on_redis_resumes_exactly_once(
+    open_chat: OpenChat, redis_stack: RedisStack
+) -> None:
+    """With the Redis engine the log outlives the node: nothing is lost, nothing doubled."""
+    server, proxy = redis_stack.channelstream, redis_stack.proxy
+    alice = open_chat("alice", base_url=redis_stack.demo.url)
+    bob = open_chat("bob", base_url=redis_stack.demo.url)
+    bob.say("before the restart")
+    alice.expect_text("before the restart")
+
+    # The pages cannot reach channelstream while it restarts and while bob keeps
+    # posting through his backend to the new process.
+    proxy.block()
+    try:
+        server.restart()
+        missed = [f"posted during the restart {n}" for n in range(1, 4)]
+        for text in missed:
+            bob.say(text)
+        wait_for_history(server, alice.channel, missed)
+        assert not any(text in alice.texts() for text in missed)
+    finally:
+        proxy.unblock()
+
+    for chat in (alice, bob):
+        chat.expect_open(timeout=30_000)
+    bob.say("after the restart")
+    for chat in (alice, bob):
+        chat.expect_text("after the restart")
+        assert_each_once(chat, ["before the restart", *missed, "after the restart"])
+        assert chat.trace("gaps") == []
+        expect(chat.page.locator("#gap-notice")).to_be_hidden()
+    assert "reconnecting" in alice.trace("statuses")
+    alice.screenshot("restart-redis-alice-resumed")
 
 
 @pytest.mark.timeout(90)

@@ -348,8 +348,10 @@ export class ChannelStreamConnection {
         this._streams = new Map();
         // Bumped whenever a transport is opened or abandoned; events of older ones are ignored.
         this._generation = 0;
-        // Failed attempts since the last open transport, drives the backoff.
+        // Failed attempts since the transport last worked; drives the backoff.
         this._attempt = 0;
+        // "unknown connection" closes in a row without a frame in between.
+        this._goneStreak = 0;
         this._retryTimer = null;
         this._heartbeatTimer = null;
         this._staleTimer = null;
@@ -575,6 +577,7 @@ export class ChannelStreamConnection {
                 // server or proxy that accepts and drops at once cannot cause a tight loop.
                 received = true;
                 this._attempt = 0;
+                this._goneStreak = 0;
             }
             this._touchStaleTimer(generation);
             this._handleListenWSMessageEvent(event);
@@ -620,6 +623,7 @@ export class ChannelStreamConnection {
                 this._handleListenOpen(xhr);
             }
             this._attempt = 0;
+            this._goneStreak = 0;
             this._handleListenMessageEvent(Array.isArray(data) ? data : []);
         };
         request.handleError = (xhr, data) => {
@@ -632,7 +636,9 @@ export class ChannelStreamConnection {
             this._lostTransport();
             const status = xhr.status;
             if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-                // The server refuses this conn_id (unknown or collected): get a new one.
+                // The server refuses this conn_id (unknown or collected): get a new one soon.
+                this._attempt = this._goneStreak;
+                this._goneStreak += 1;
                 this._scheduleReconnect('connect');
             } else {
                 this._scheduleReconnect('listen');
@@ -1048,6 +1054,10 @@ export class ChannelStreamConnection {
             return;
         }
         if (CONNECTION_GONE_REASONS.indexOf(event.reason) !== -1) {
+            // The server is up and answered: ask the backend for a new connection soon,
+            // backing off only if that keeps happening without a frame in between.
+            this._attempt = this._goneStreak;
+            this._goneStreak += 1;
             this._scheduleReconnect('connect');
         } else {
             this._scheduleReconnect('listen');
