@@ -32,6 +32,9 @@ setup(
         "hupper>=1.10",
         "PasteDeploy>=3.0",
         "plaster_pastedeploy>=1.0",
+        # The admin's API explorer: OpenAPI from the marshmallow schemas, Swagger UI files.
+        "apispec>=6.6,<7",
+        "swagger-ui-bundle>=1.1,<2",
     ],
     extras_require={
         "redis": ["redis>=5.0,<9", "hiredis>=2.0"],

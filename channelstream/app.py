@@ -12,6 +12,7 @@ from pyramid.router import Router
 from channelstream import jsonenc, state
 from channelstream.engine import create_engine
 from channelstream.hub import Hub
+from channelstream.realtime.scheduling import CoalescingSchedule
 from channelstream.settings import Settings, parse_settings
 from channelstream.tasks import Tasks
 
@@ -24,7 +25,7 @@ class OrjsonRenderer(JSON):
 
 
 def build_state(settings: Settings, *, start_tasks: bool = True) -> state.State:
-    hub = Hub()
+    hub = Hub(schedule=CoalescingSchedule())
     engine = create_engine(settings)
     current = state.State(settings=settings, engine=engine, hub=hub)
     engine.start(hub.deliver)

@@ -22,7 +22,13 @@ ALLOW_HEADERS = (
 def add_cors_headers(event: NewResponse) -> None:
     request = event.request
     route = getattr(request, "matched_route", None)
-    if route is None or not route.name.startswith(ROUTE_PREFIX):
+    # Our routes, and our static files (the JS client is loaded from other origins).
+    own_static = (
+        route is not None
+        and route.name.startswith("__")
+        and (request.path_info.startswith(request.registry["channelstream.static_path"]))
+    )
+    if route is None or not (route.name.startswith(ROUTE_PREFIX) or own_static):
         return
     allowed = request.registry["channelstream.allow_cors"]
     origin = request.headers.get("Origin")

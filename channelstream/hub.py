@@ -1,26 +1,40 @@
 """This node's live connections and the channels they listen to.
 
 The engine hands every envelope to ``Hub.deliver``; the hub decides which local connections
-get it and passes the event to their transport. It does no I/O itself and never yields:
+get it and passes the events to their transport. It does no I/O itself and never yields:
 transports take the bytes (a WebSocket writes them without blocking or queues them; a held
 long-poll collects them).
+
+Channel events are gathered per channel until the next flush, which the injected
+``schedule`` decides (the server flushes at the end of the event-loop iteration, later when
+the previous flush was expensive): under load, several events go out as one frame built
+once for every member, so the cost per socket is paid per batch, not per message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from channelstream.engine.base import Disconnected, Envelope, Subscribed, Unsubscribed
 from channelstream.model.connection import Position
-from channelstream.model.event import Event
+from channelstream.model.event import Event, EventBatch
 
 # The key of a connection's position in the user's direct stream.
 DIRECT = None
 
 
+Schedule = Callable[[Callable[[], None]], None]
+
+
+def flush_now(flush: Callable[[], None]) -> None:
+    """The default schedule: no gathering, every event goes out at once (tests, tools)."""
+    flush()
+
+
 class Transport(Protocol):
-    def send_event(self, event: Event) -> None:
-        """Send one live event (its shared, pre-encoded bytes)."""
+    def send_batch(self, batch: EventBatch) -> None:
+        """Send live events (their shared, pre-encoded bytes) in order."""
 
     def send_bodies(self, bodies: list[bytes]) -> None:
         """Send JSON-encoded message objects as one batch (catch-up, gap notices)."""
@@ -52,11 +66,15 @@ class LocalConnection:
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, schedule: Schedule = flush_now) -> None:
         self.connections: dict[str, LocalConnection] = {}
         self._by_channel: dict[str, dict[str, LocalConnection]] = {}
         self._by_user: dict[str, dict[str, LocalConnection]] = {}
         self.deliveries = 0
+        self._schedule = schedule
+        # Channel events waiting for the next flush, in publish order per channel.
+        self._pending: dict[str, list[Event]] = {}
+        self._flush_scheduled = False
 
     # -- attaching transports --------------------------------------------------------
     def attach(
@@ -83,8 +101,8 @@ class Hub:
     def release(self, local: LocalConnection) -> None:
         """Catch-up is sent: deliver what was held, then deliver live."""
         held, local.held = local.held, None
-        for event in held or ():
-            self._offer(local, event)
+        if held:
+            self._offer(local, held, None)
 
     def detach(self, local: LocalConnection) -> dict[str | None, Position]:
         """Stop routing to the transport; answers what the connection was last sent."""
@@ -107,14 +125,25 @@ class Hub:
     def deliver(self, envelope: Envelope) -> None:
         if isinstance(envelope, Event):
             if envelope.channel is not None:
-                members = self._by_channel.get(envelope.channel)
-            else:
-                members = self._by_user.get(envelope.direct_to or "")
+                pending = self._pending.get(envelope.channel)
+                if pending is None:
+                    self._pending[envelope.channel] = [envelope]
+                else:
+                    pending.append(envelope)
+                if not self._flush_scheduled:
+                    self._flush_scheduled = True
+                    self._schedule(self.flush)
+                return
+            members = self._by_user.get(envelope.direct_to or "")
             if members:
+                batch = EventBatch([envelope])
                 # A copy: a transport may close, and detach, while we iterate.
                 for local in list(members.values()):
-                    self._offer(local, envelope)
-        elif isinstance(envelope, Subscribed):
+                    self._offer(local, batch.events, batch)
+            return
+        # Membership changes apply after the events published before them.
+        self.flush()
+        if isinstance(envelope, Subscribed):
             self._subscribed(envelope)
         elif isinstance(envelope, Unsubscribed):
             self._unsubscribed(envelope)
@@ -124,18 +153,51 @@ class Hub:
                 self.detach(gone)
                 gone.transport.close(1000, "disconnected")
 
-    def _offer(self, local: LocalConnection, event: Event) -> None:
+    def flush(self) -> None:
+        """Send every gathered channel batch to the channel's local members."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, {}
+        for channel, events in pending.items():
+            members = self._by_channel.get(channel)
+            if not members:
+                continue
+            batch = EventBatch(events)
+            for local in list(members.values()):
+                self._offer(local, events, batch)
+
+    def offer(self, local: LocalConnection, events: list[Event]) -> None:
+        """Send events to one connection unless its offsets say it has them (re-sync)."""
+        if events:
+            self._offer(local, events, None)
+
+    def _offer(self, local: LocalConnection, events: list[Event], batch: EventBatch | None) -> None:
+        """Send the events this connection has not been sent and may receive."""
         if local.held is not None:
-            local.held.append(event)
+            local.held.extend(events)
             return
-        key = event.channel
-        known = local.positions.get(key)
-        if known is not None and known[0] == event.epoch and event.offset <= known[1]:
-            return  # already sent (by catch-up, or by another path)
-        local.positions[key] = (event.epoch, event.offset)
-        if event.reaches(local.username):
-            self.deliveries += 1
-            local.transport.send_event(event)
+        if batch is not None and batch.plain:
+            # The common case: one channel, no delivery rules, all of it new to the socket.
+            first = events[0]
+            known = local.positions.get(first.channel)
+            if known is None or known[0] != first.epoch or known[1] < first.offset:
+                last = events[-1]
+                local.positions[first.channel] = (last.epoch, last.offset)
+                self.deliveries += len(events)
+                local.transport.send_batch(batch)
+                return
+        chosen = []
+        for event in events:
+            key = event.channel
+            known = local.positions.get(key)
+            if known is not None and known[0] == event.epoch and event.offset <= known[1]:
+                continue  # already sent (by catch-up, or by another path)
+            local.positions[key] = (event.epoch, event.offset)
+            if event.reaches(local.username):
+                chosen.append(event)
+        if chosen:
+            self.deliveries += len(chosen)
+            whole = batch is not None and len(chosen) == len(events)
+            local.transport.send_batch(batch if whole and batch else EventBatch(chosen))
 
     def _subscribed(self, envelope: Subscribed) -> None:
         local = self.connections.get(envelope.conn_id)

@@ -18,6 +18,11 @@ def includeme(config: Configurator) -> None:
     route = config.add_route
     view = config.add_view
 
+    # CORS preflight: OPTIONS on any path answers 200 (0.7 behaviour). First, so that it
+    # matches before any route that does not allow OPTIONS.
+    route("channelstream.options", "/*path", request_method="OPTIONS")
+    view(lambda request: request.response, route_name="channelstream.options")
+
     # Server API: signed calls from the application's backend.
     api_routes = [
         ("connect", "/connect", ("POST",), "connect"),
@@ -90,8 +95,6 @@ def includeme(config: Configurator) -> None:
     route("channelstream.admin_other", "/admin/*rest")
     view(AdminViews, attr="admin_page", route_name="channelstream.admin_other")
 
-    # CORS preflight: OPTIONS on any path answers 200 (0.7 behaviour).
-    route("channelstream.options", "/*path", request_method="OPTIONS")
-    view(lambda request: request.response, route_name="channelstream.options")
-
     config.add_static_view("static", "channelstream:static/", cache_max_age=3600)
+    prefix = (config.route_prefix or "").strip("/")
+    config.registry["channelstream.static_path"] = f"/{prefix}/static/" if prefix else "/static/"

@@ -82,11 +82,13 @@ class ChannelstreamHandler(WebSocketHandler):
             raise RuntimeError("handshake refused after validation")
         self.write(b"")  # flush the 101 now; the view's own response is discarded
         # gevent-websocket's own WebSocket object is not used: wsproto frames the socket.
-        # Its __del__ would send a close frame down our socket, so it must not close.
+        # Its __del__ would send a close frame down our socket: cut it off from the socket
+        # (it has __slots__, so close() itself cannot be replaced).
         unused = self.environ.pop("wsgi.websocket", None)
         if unused is not None:
             unused.closed = True
-            unused.close = _never
+            unused.handler = None
+            unused.stream = unused.raw_write = unused.raw_read = None
         self.websocket = None
         self._session = make_session(self.socket, _buffered(self.socket, self.rfile))
         self._run_session = run
@@ -106,10 +108,6 @@ class ChannelstreamHandler(WebSocketHandler):
         if self._session is not None:
             return
         super().process_result()
-
-
-def _never(*args: Any, **kwargs: Any) -> None:
-    return None
 
 
 def _buffered(sock: Any, rfile: Any) -> bytes:

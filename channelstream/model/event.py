@@ -105,3 +105,20 @@ class Event:
 
     def __repr__(self) -> str:
         return f"<Event {self.type} {self.channel or self.direct_to}#{self.offset}>"
+
+
+class EventBatch:
+    """Events that go out together in one frame (0.7 frames are JSON arrays).
+
+    The hub gathers a channel's events between two flushes into one batch; every connection
+    that gets all of them shares the batch, and with it one encoded frame.
+    """
+
+    __slots__ = ("events", "plain", "ws_frame")
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        # No delivery rules in the batch: every member of the channel gets every event.
+        self.plain = all(not e.pm_users and not e.exclude_users for e in events)
+        # Filled by realtime.frames on first use.
+        self.ws_frame: bytes | None = None

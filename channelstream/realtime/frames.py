@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from channelstream.model.event import Event
+from channelstream.model.event import Event, EventBatch
 
 OPCODE_TEXT = 0x1
 FIN = 0x80
@@ -33,6 +33,18 @@ def event_frame(event: Event) -> bytes:
     frame = event.ws_frame
     if frame is None:
         frame = event.ws_frame = text_frame(b"[" + event.body + b"]")
+    return frame
+
+
+def batch_frame(batch: EventBatch) -> bytes:
+    """One frame for the whole batch, made on first use and shared by its recipients."""
+    frame = batch.ws_frame
+    if frame is None:
+        if len(batch.events) == 1:
+            frame = event_frame(batch.events[0])
+        else:
+            frame = text_frame(json_array([event.body for event in batch.events]))
+        batch.ws_frame = frame
     return frame
 
 

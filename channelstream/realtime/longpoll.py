@@ -5,7 +5,7 @@ from __future__ import annotations
 import gevent
 from gevent.event import Event as Signal
 
-from channelstream.model.event import Event
+from channelstream.model.event import EventBatch
 
 
 class LongPollTransport:
@@ -16,8 +16,8 @@ class LongPollTransport:
         self._ready = Signal()
         self.closed = False
 
-    def send_event(self, event: Event) -> None:
-        self.bodies.append(event.body)
+    def send_batch(self, batch: EventBatch) -> None:
+        self.bodies.extend(event.body for event in batch.events)
         self._ready.set()
 
     def send_bodies(self, bodies: list[bytes]) -> None:

@@ -21,10 +21,10 @@ from wsproto.connection import ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.utilities import ProtocolError
 
-from channelstream.model.event import Event
+from channelstream.model.event import EventBatch
 from channelstream.realtime.frames import (
     HEARTBEAT_FRAME,
-    event_frame,
+    batch_frame,
     json_array,
     text_frame,
 )
@@ -93,11 +93,12 @@ class WebSocketSession:
         self.on_activity: Callable[[], None] | None = None
 
     # -- the hub's side (never blocks) -----------------------------------------------
-    def send_event(self, event: Event) -> None:
+    def send_batch(self, batch: EventBatch) -> None:
         if self._writer is not None:
-            self._queue_body(event.body)
+            for event in batch.events:
+                self._queue_body(event.body)
         else:
-            self._write(event_frame(event))
+            self._write(batch_frame(batch))
 
     def send_bodies(self, bodies: list[bytes]) -> None:
         if self._writer is not None:

@@ -8,7 +8,7 @@ from typing import Any
 from channelstream import jsonenc
 from channelstream.engine.memory import MemoryEngine
 from channelstream.hub import Hub
-from channelstream.model.event import Event
+from channelstream.model.event import EventBatch
 from channelstream.settings import parse_settings
 from channelstream.state import State
 
@@ -53,8 +53,8 @@ class RecordingTransport:
         self.received: list[dict[str, Any]] = []
         self.closed: tuple[int, str] | None = None
 
-    def send_event(self, event: Event) -> None:
-        self.received.append(jsonenc.loads(event.body))
+    def send_batch(self, batch: EventBatch) -> None:
+        self.received.extend(jsonenc.loads(event.body) for event in batch.events)
 
     def send_bodies(self, bodies: list[bytes]) -> None:
         self.received.extend(jsonenc.loads(body) for body in bodies)
