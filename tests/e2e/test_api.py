@@ -628,7 +628,10 @@ def assert_cors(response: requests.Response) -> None:
 
 
 def test_cors_headers_on_every_response(node: ServerProcess) -> None:
-    conn_id = node.connect(name("cors"))
+    user = name("cors")
+    conn_id = node.connect(user)
+    # Something queued, so that the /listen below answers at once.
+    node.publish(None, "x", {"text": "queued"}, pm_users=[user])
     responses = [
         node.call("POST", "/connect", {"username": "c"}),
         node.call("POST", "/connect", {}),
