@@ -211,11 +211,7 @@ def set_user_state(
 
 
 def _user_channels(state: State, username: str) -> list[str]:
-    names: set[str] = set()
-    for conn in state.engine.list_connections():
-        if conn.username == username:
-            names.update(conn.channels)
-    return sorted(names)
+    return state.engine.user_channels(username)
 
 
 # -- messages ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("channelstream.access")
 
 # 0.7 accepted the API signature in ?secret=; it must never reach a log.
-_SECRET_PARAM = re.compile(r"([?&]secret=)[^&\s\"]*")
+_SECRET_PARAM = re.compile(r"([?&;]secret=)[^&;\s\"]*")
 
 
 def redact(line: str) -> str:
@@ -127,6 +127,44 @@ def _buffered(sock: Any, rfile: Any) -> bytes:
 READ_AHEAD = 8192
 
 
+class _GreenletStack:
+    """A list-like stack kept per greenlet, for Pyramid's thread-local manager."""
+
+    def __init__(self) -> None:
+        from gevent.local import local
+
+        self._local = local()
+
+    def _stack(self) -> list[Any]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def append(self, item: Any) -> None:
+        self._stack().append(item)
+
+    def pop(self) -> Any:
+        return self._stack().pop()
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._stack()[index]
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._stack()[index] = value
+
+    def __len__(self) -> int:
+        return len(self._stack())
+
+
+def _rebind_pyramid_threadlocals() -> None:
+    """Under --reload, Pyramid made its thread-local manager before we could patch: every
+    greenlet would share one request stack. Give the manager a stack kept per greenlet."""
+    from pyramid.threadlocal import manager
+
+    manager.stack = _GreenletStack()
+
+
 def make_listener(host: str, port: int, backlog: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -146,6 +184,8 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         from gevent import monkey
 
         monkey.patch_all()
+        _rebind_pyramid_threadlocals()
+    from channelstream.realtime.websocket import CLOSE_GOING_AWAY
     from channelstream.settings import parse_listen
     from channelstream.state import get_state
 
@@ -162,7 +202,10 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
 
     def shutdown(*_: Any) -> None:
         log.info("shutting down")
-        server.stop(timeout=1)
+        # Tell attached clients to reconnect (to another node) and resume.
+        for local in list(current.hub.connections.values()):
+            local.transport.close(CLOSE_GOING_AWAY, "server shutting down")
+        gevent.spawn(server.stop, timeout=1)
 
     gevent.signal_handler(signal.SIGTERM, shutdown)
     gevent.signal_handler(signal.SIGINT, shutdown)

@@ -102,6 +102,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("engine", str, "memory", "`memory` (one node) or `redis` (several nodes)."),
     Setting("redis_url", str, "redis://127.0.0.1:6379/0", "Redis URL for the redis engine."),
     Setting(
+        "node_ttl",
+        _positive_float,
+        "10",
+        "Seconds a node's heartbeat key lives in Redis (redis engine): the connections of a "
+        "node that dies lose their presence (`parted` is sent) within about this plus "
+        "`gc_conns_interval`.",
+    ),
+    Setting(
         "gc_conns_after",
         _positive_float,
         "15",
@@ -208,6 +216,7 @@ class Settings:
     signature_max_age: int
     engine: str
     redis_url: str
+    node_ttl: float
     gc_conns_after: float
     gc_conns_interval: float
     gc_users_after: float

@@ -31,7 +31,6 @@ from channelstream.engine.base import (
 )
 from channelstream.hub import DIRECT, Hub, LocalConnection
 from channelstream.model.connection import Position
-from channelstream.model.event import Event
 
 if TYPE_CHECKING:
     from channelstream.engine.redis import RedisEngine
@@ -41,12 +40,6 @@ log = logging.getLogger(__name__)
 
 def is_hub(value: Any) -> bool:
     return isinstance(value, Hub)
-
-
-def _offer(hub: Hub, local: LocalConnection, event: Event) -> None:
-    # The hub's per-connection delivery (offset check, delivery rules, transport).
-    offer = getattr(hub, "offer", None) or hub._offer
-    offer(local, event)
 
 
 def gap_notice(key: str | None, replay: Replay, reason: str) -> bytes:
@@ -88,8 +81,8 @@ def catch_up(
         local.transport.send_bodies([gap_notice(key, replay, reason)])
         first = replay.events[0].offset - 1 if replay.events else replay.position[1]
         local.positions[key] = (replay.position[0], first)
-    for event in replay.events:
-        _offer(hub, local, event)
+    # The hub sends what the connection's offsets say it lacks, as its delivery rules allow.
+    hub.offer(local, replay.events)
     return len(replay.events)
 
 

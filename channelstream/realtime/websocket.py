@@ -36,16 +36,23 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_TOO_BIG = 1009
 CLOSE_PING_TIMEOUT = 1011
+CLOSE_TRY_AGAIN = 1013
 CLOSE_SLOW_CONSUMER = 4008
 
 # One read's worth; a larger message arrives over several reads.
 READ_SIZE = 65536
+# Catch-up goes out in frames of about this size, so a client parses as it receives.
+CATCHUP_FRAME = 262144
+# Seconds a closing socket gets to take its close frame before it is cut off.
+CLOSE_TIMEOUT = 5.0
 
 
 class WebSocketSession:
     __slots__ = (
         "_bodies",
         "_clock",
+        "_grace",
+        "_head_partial",
         "_message_size",
         "_queued",
         "_raw_queue",
@@ -90,6 +97,10 @@ class WebSocketSession:
         self._queued = 0
         self._writer: gevent.Greenlet | None = None
         self._message_size = 0
+        # The head of _raw_queue is the rest of a frame the kernel took part of.
+        self._head_partial = False
+        # Catch-up bytes still queued: allowed on top of max_queued.
+        self._grace = 0
         self.on_activity: Callable[[], None] | None = None
 
     # -- the hub's side (never blocks) -----------------------------------------------
@@ -101,6 +112,21 @@ class WebSocketSession:
             self._write(batch_frame(batch))
 
     def send_bodies(self, bodies: list[bytes]) -> None:
+        """Catch-up: may be far larger than live traffic, so it goes out in frames of about
+        CATCHUP_FRAME bytes and does not count against max_queued_bytes."""
+        self._grace += sum(len(body) + 1 for body in bodies) + 16 * (len(bodies) // 64 + 1)
+        chunk: list[bytes] = []
+        size = 0
+        for body in bodies:
+            chunk.append(body)
+            size += len(body) + 1
+            if size >= CATCHUP_FRAME:
+                self._send_chunk(chunk)
+                chunk, size = [], 0
+        if chunk:
+            self._send_chunk(chunk)
+
+    def _send_chunk(self, bodies: list[bytes]) -> None:
         if self._writer is not None:
             for body in bodies:
                 self._queue_body(body)
@@ -120,17 +146,28 @@ class WebSocketSession:
         return True
 
     def close(self, code: int, reason: str) -> None:
+        """Send a close frame after whatever frame is half sent, then end the socket.
+
+        Queued messages are dropped (the client resumes from its offsets); a frame the
+        kernel took part of must be finished first, or the close frame would land inside
+        it. A client that reads nothing gets CLOSE_TIMEOUT to take it, then is cut off.
+        """
         if self.closed:
             return
         self.closed = True
-        self._raw_queue.clear()
         self._bodies.clear()
-        try:
-            if self.ws.state is ConnectionState.OPEN:
-                self._send_now(self.ws.send(CloseConnection(code=code, reason=reason)))
-        except (OSError, ProtocolError):
-            pass
-        self._shutdown()
+        kept = [self._raw_queue[0]] if self._raw_queue and self._head_partial else []
+        self._raw_queue.clear()
+        self._raw_queue.extend(kept)
+        self._queued = sum(len(chunk) for chunk in kept)
+        if self.ws.state is ConnectionState.OPEN:
+            try:
+                self._raw_queue.append(self.ws.send(CloseConnection(code=code, reason=reason)))
+            except ProtocolError:
+                pass
+        if self._writer is None:
+            self._writer = gevent.spawn(self._drain)
+        gevent.spawn_later(CLOSE_TIMEOUT, self._shutdown)
 
     # -- writing ---------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -148,6 +185,7 @@ class WebSocketSession:
             return
         if sent < len(data):
             self._queue_raw(memoryview(data)[sent:])
+            self._head_partial = sent > 0
 
     def _queue_raw(self, data: bytes | memoryview) -> None:
         self._raw_queue.append(data)
@@ -161,17 +199,19 @@ class WebSocketSession:
 
     def _grew(self, size: int) -> None:
         self._queued += size
-        if self._queued > self.max_queued:
+        if self._queued > self.max_queued + self._grace:
             log.warning("closing slow consumer %s: %d bytes queued", self.conn_id, self._queued)
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
         elif self._writer is None:
             self._writer = gevent.spawn(self._drain)
 
     def _drain(self) -> None:
+        """The one writer: runs while anything is queued; after a close, ends the socket."""
         try:
-            while not self.closed:
+            while True:
                 if self._raw_queue:
-                    chunk = self._raw_queue.popleft()
+                    chunk: bytes | memoryview = self._raw_queue.popleft()
+                    self._head_partial = False
                     size = len(chunk)
                 elif self._bodies:
                     bodies, self._bodies = self._bodies, []
@@ -181,10 +221,13 @@ class WebSocketSession:
                     break
                 self.sock.sendall(chunk)
                 self._queued -= size
+                self._grace = max(0, self._grace - size)
         except OSError:
             self._abort()
         finally:
             self._writer = None
+            if self.closed:
+                self._shutdown()
 
     def _abort(self) -> None:
         self.closed = True
@@ -202,8 +245,8 @@ class WebSocketSession:
     def run(self) -> None:
         """Read until the client closes, the socket fails or the session is closed."""
         try:
-            self._handle_events()
-            while not self.closed:
+            # After our close frame, keep reading until the client answers or is cut off.
+            while self._handle_events():
                 try:
                     data = self.sock.recv(READ_SIZE)
                 except OSError:
@@ -212,30 +255,35 @@ class WebSocketSession:
                     break
                 self.last_seen = self._clock()
                 self.ws.receive_data(data)
-                self._handle_events()
         except ProtocolError as exc:
             log.info("websocket %s protocol error: %s", self.conn_id, exc)
             self.close(CLOSE_PROTOCOL_ERROR, "protocol error")
         finally:
             self.closed = True
-            self._shutdown()
+            if self._writer is None:
+                self._shutdown()
 
-    def _handle_events(self) -> None:
+    def _handle_events(self) -> bool:
+        """Act on what the client sent; False once the close handshake is over."""
         for event in self.ws.events():
             if isinstance(event, (TextMessage, BytesMessage)):
+                if self.closed:
+                    continue
                 self._message_size += len(event.data)
                 if self._message_size > self.max_message:
                     self.close(CLOSE_TOO_BIG, "message too big")
-                    return
+                    continue
                 if event.message_finished:
                     self._message_size = 0
                     # Anything a client sends counts as activity (the JS client's heartbeat).
                     if self.on_activity is not None:
                         self.on_activity()
             elif isinstance(event, Ping):
-                self._write(self.ws.send(event.response()))
+                if not self.closed:
+                    self._write(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
                 if self.ws.state is ConnectionState.REMOTE_CLOSING:
                     self._write(self.ws.send(event.response()))
                 self.closed = True
-                return
+                return False
+        return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -15,12 +16,14 @@ from channelstream.errors import BadRequest, NotFound, RequestError
 from channelstream.realtime import attach as attaching
 from channelstream.realtime.frames import json_array
 from channelstream.realtime.longpoll import LongPollTransport
-from channelstream.realtime.websocket import CLOSE_NORMAL, WebSocketSession
+from channelstream.realtime.websocket import CLOSE_NORMAL, CLOSE_TRY_AGAIN, WebSocketSession
 from channelstream.schemas.connections import DisconnectSchema
 from channelstream.views.helpers import json_body, load, state_of
 
 if TYPE_CHECKING:
     from pyramid.request import Request
+
+log = logging.getLogger(__name__)
 
 # Set by channelstream's server handler: hands the socket over after a 101.
 UPGRADE_KEY = "channelstream.websocket.upgrade"
@@ -129,7 +132,13 @@ class ClientViews:
 
 def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Resume) -> None:
     """Run one upgraded socket: catch up, then read until it ends; always detach."""
-    local = attaching.attach(state, session.conn_id, session, resume)
+    try:
+        local = attaching.attach(state, session.conn_id, session, resume)
+    except Exception:
+        # The shared state is unreachable (Redis down): the client retries with backoff.
+        log.warning("attaching %s failed", session.conn_id, exc_info=True)
+        session.close(CLOSE_TRY_AGAIN, "try again later")
+        return
     if local is None:
         session.close(CLOSE_NORMAL, "unknown connection")
         return

@@ -40,6 +40,23 @@ def http_exception(exc: HTTPException, request: Request) -> Response:
     return response
 
 
+def unavailable(exc: Exception, request: Request) -> Response:
+    """The shared state (Redis) cannot be reached: try again, not a server bug."""
+    log.warning("shared state unavailable on %s %s: %s", request.method, request.path, exc)
+    response = json_response({"request": "Service unavailable, try again"}, 503)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def _unavailable_errors() -> tuple[type[Exception], ...]:
+    try:
+        from redis.exceptions import ConnectionError as RedisDown
+        from redis.exceptions import TimeoutError as RedisSlow
+    except ImportError:
+        return ()
+    return (RedisDown, RedisSlow)
+
+
 def unexpected(exc: Exception, request: Request) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.path)
     return json_response({"request": "Internal server error"}, 500)
@@ -71,6 +88,8 @@ def includeme(config: Configurator) -> None:
         (unexpected, Exception),
     ):
         config.add_exception_view(view, context=context, channelstream_route=True)
+    for context in _unavailable_errors():
+        config.add_exception_view(unavailable, context=context, channelstream_route=True)
 
 
 def include_standalone(config: Configurator) -> None:
