@@ -29,7 +29,7 @@ from tests.support.server import ServerProcess
 pytestmark = pytest.mark.timeout(40)
 
 CATCHUP_SIZE = 20
-LONGPOLL_TIMEOUT = 1.0
+LONGPOLL_TIMEOUT = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -505,3 +505,32 @@ def test_longpoll_resume(cnode: ServerProcess) -> None:
     assert stale[0]["type"] == "gap"
     assert stale[0]["reason"] == "epoch"
     assert [m["offset"] for m in of_type(stale, "message")] == [1, 2, 3]
+
+
+def test_restart_changes_epoch_and_resume_says_so(logs_dir: Path) -> None:
+    """The in-memory log dies with the process: a client that resumes after a restart is
+    told (gap, reason epoch) instead of silently missing or repeating events."""
+    user, channel = name("restart"), name("restart")
+    log = logs_dir / "restart.log"
+    with ServerProcess(log_path=log) as before:
+        conn_id = before.connect(user, [channel])
+        with clients(open_ws(before, conn_id)) as (client,):
+            publish_many(before, channel, 3)
+            seen = client.messages(3, type_="message")
+        old_epoch, old_offset = seen[-1]["epoch"], seen[-1]["offset"]
+        port = before.port
+    with ServerProcess(port=port, log_path=log) as after:
+        with clients(open_ws(after, conn_id)) as (gone,):
+            assert gone.close_frame() == (1000, "unknown connection")
+        # The backend connects again with the same conn_id; the page resumes.
+        after.post("/connect", {"username": user, "conn_id": conn_id, "channels": [channel]})
+        publish_many(after, channel, 2)
+        resume = {"channels": {channel: [old_epoch, old_offset]}}
+        with clients(open_ws(after, conn_id, resume=resume)) as (client,):
+            replay = client.messages(2, type_="message")
+            gap = client.received[0]
+            assert gap["type"] == "gap"
+            assert gap["reason"] == "epoch"
+            assert gap["epoch"] != old_epoch
+            assert gap["offset"] == 2
+            assert [m["offset"] for m in replay] == [1, 2]
