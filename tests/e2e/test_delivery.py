@@ -4,6 +4,7 @@ history and offsets, over real WebSockets."""
 from __future__ import annotations
 
 import datetime
+import threading
 import uuid
 from typing import Any
 
@@ -337,3 +338,61 @@ def test_direct_stream_offsets(node: ServerProcess) -> None:
     offsets = [item["offset"] for item in got]
     assert offsets == [offsets[0], offsets[0] + 1, offsets[0] + 2]
     assert len({item["epoch"] for item in got}) == 1
+
+
+def test_subscribe_while_attached_delivers_live(node: ServerProcess) -> None:
+    user, later = name("attached"), name("later")
+    conn_id = connect(node, user, [])
+    with clients(open_ws(node, conn_id)) as (client,):
+        node.post("/subscribe", {"conn_id": conn_id, "channels": [later]})
+        node.publish(later, "u", {"text": "first on later"})
+        got = wait_for_text(client, "first on later")
+        assert [m["channel"] for m in got] == [later]
+        assert got[0]["catchup"] is False
+
+
+def test_fan_out_to_many_sockets_in_order(node: ServerProcess) -> None:
+    channel = name("fan")
+    socks = [open_ws(node, connect(node, name("fan"), [channel])) for _ in range(40)]
+    with clients(*socks):
+        for batch in range(5):
+            node.post(
+                "/message",
+                [
+                    {"channel": channel, "user": "u", "message": {"n": batch * 20 + i}}
+                    for i in range(20)
+                ],
+            )
+        for client in socks:
+            got = client.messages(100, type_="message", timeout=10)
+            assert [m["message"]["n"] for m in got] == list(range(100))
+
+
+def test_concurrent_publishers_one_order_for_everyone(node: ServerProcess) -> None:
+    channel = name("order")
+    socks = [open_ws(node, connect(node, name("ord"), [channel])) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def publisher(worker: int) -> None:
+        try:
+            for number in range(40):
+                node.publish(channel, f"w{worker}", {"w": worker, "n": number})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publisher, args=(worker,)) for worker in range(4)]
+    with clients(*socks):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not errors
+        orders = []
+        for client in socks:
+            got = client.messages(160, type_="message", timeout=10)
+            assert [m["offset"] for m in got] == list(range(1, 161))
+            orders.append([m["uuid"] for m in got])
+            for worker in range(4):
+                mine = [m["message"]["n"] for m in got if m["message"]["w"] == worker]
+                assert mine == list(range(40))
+        assert orders[0] == orders[1] == orders[2]
