@@ -109,6 +109,12 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def get_user(self, username: str) -> User | None: ...
 
+    def get_users(self, usernames: list[str]) -> list[User]:
+        """The known users among `usernames`, in that order (one round trip on a networked
+        engine, where a loop of get_user would make one per user)."""
+        found = [self.get_user(name) for name in usernames]
+        return [user for user in found if user is not None]
+
     @abc.abstractmethod
     def list_users(self) -> list[User]: ...
 

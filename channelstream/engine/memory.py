@@ -134,6 +134,9 @@ class MemoryEngine(Engine):
         user = self.users.get(username)
         return user.copy() if user else None
 
+    def get_users(self, usernames: list[str]) -> list[User]:
+        return [self.users[name].copy() for name in usernames if name in self.users]
+
     def list_users(self) -> list[User]:
         return [user.copy() for user in self.users.values()]
 

@@ -551,6 +551,10 @@ class RedisEngine(Engine):
 
     def list_users(self) -> list[User]:
         names = [_text(name) for name in self.redis.zrange(self.prefix + "users", 0, -1)]
+        return self.get_users(names)
+
+    def get_users(self, usernames: list[str]) -> list[User]:
+        names = list(usernames)
         users = []
         for chunk in _chunks(names, 500):
             with self.redis.pipeline(transaction=False) as pipe:

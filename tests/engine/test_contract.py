@@ -336,6 +336,18 @@ def test_records_are_copies(harness: Harness) -> None:
     assert engine.get_connection("c1").channels == set()  # type: ignore[union-attr]
 
 
+def test_get_users_answers_the_known_ones_in_order(harness: Harness) -> None:
+    engine = harness.engine
+    engine.upsert_user("bob", now=NOW, fresh_state={"b": 1})
+    engine.upsert_user("alice", now=NOW + 1, fresh_state={"a": 1}, public_keys=["a"])
+    users = engine.get_users(["alice", "ghost", "bob"])
+    assert [(u.username, u.state, u.public_keys, u.last_active) for u in users] == [
+        ("alice", {"a": 1}, ["a"], NOW + 1),
+        ("bob", {"b": 1}, [], NOW),
+    ]
+    assert engine.get_users([]) == []
+
+
 def test_list_and_collect_users(harness: Harness) -> None:
     engine = harness.engine
     engine.upsert_user("old", now=NOW)

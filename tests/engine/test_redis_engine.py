@@ -14,7 +14,7 @@ from channelstream import jsonenc, operations
 from channelstream.engine.base import Subscribed, channel_stream
 from channelstream.engine.redis import RedisEngine
 from channelstream.hub import Hub
-from channelstream.model.event import Event
+from channelstream.model.event import Event, EventBatch
 from channelstream.realtime import attach
 from channelstream.state import State
 from tests.engine.conftest import CATCHUP, Harness, engine_settings
@@ -43,8 +43,8 @@ class Recorder:
         self.items: list[dict[str, Any]] = []
         self.closed: tuple[int, str] | None = None
 
-    def send_event(self, event: Event) -> None:
-        self.items.append(jsonenc.loads(event.body))
+    def send_batch(self, batch: EventBatch) -> None:
+        self.items.extend(jsonenc.loads(event.body) for event in batch.events)
 
     def send_bodies(self, bodies: list[bytes]) -> None:
         self.items.extend(jsonenc.loads(body) for body in bodies)
