@@ -543,7 +543,8 @@ def test_info_get_post_and_filters(node: ServerProcess) -> None:
 
 
 def test_info_rejects_wrong_types(node: ServerProcess) -> None:
-    for body in ([1], "text", {"info": []}, {"info": {"include_history": "maybe"}}):
+    bodies: list[Any] = [[1], "text", {"info": []}, {"info": {"include_history": "maybe"}}]
+    for body in bodies:
         response = node.call("POST", "/info", body)
         assert 400 <= response.status_code < 500, (body, response.status_code)
         assert isinstance(response.json(), dict)

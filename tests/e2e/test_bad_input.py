@@ -86,7 +86,13 @@ def test_connect_wrong_field_types_are_422(node: ServerProcess, body: Any) -> No
 
 
 def test_channel_config_wrong_types(node: ServerProcess) -> None:
-    for body in ({"c": "x"}, {"c": {"history_size": -1}}, {"": {}}, {"c": {"notify_state": []}}):
+    bodies: list[Any] = [
+        {"c": "x"},
+        {"c": {"history_size": -1}},
+        {"": {}},
+        {"c": {"notify_state": []}},
+    ]
+    for body in bodies:
         assert_json_4xx(node.call("POST", "/channel_config", body), 422)
 
 

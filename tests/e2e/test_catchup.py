@@ -202,6 +202,7 @@ def test_resume_after_abrupt_drop_is_exact(cnode: ServerProcess) -> None:
     got = first.messages(4, type_="message")
     epoch, last = got[-1]["epoch"], got[-1]["offset"]
     # Drop the TCP connection without a close frame; the server may still send into it.
+    assert first.ws.sock is not None
     first.ws.sock.close()
     publish_many(cnode, channel, 3)
     resume = {"channels": {channel: [epoch, last]}}

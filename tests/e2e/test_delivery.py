@@ -205,9 +205,12 @@ def test_presence_with_user_lists(node: ServerProcess) -> None:
         node.publish(channel, "x", {"text": "sentinel"})
         joined, parted = of_type(before_text(watch, "sentinel"), "presence")
     assert joined["message"] == {"action": "joined"}
-    assert sorted(joined["users"], key=lambda u: u["user"]) == sorted(
-        [{"user": watcher, "state": {"mood": "ok"}}, {"user": joiner, "state": {"mood": "fine"}}],
-        key=lambda u: u["user"],
+    expected: list[dict[str, Any]] = [
+        {"user": watcher, "state": {"mood": "ok"}},
+        {"user": joiner, "state": {"mood": "fine"}},
+    ]
+    assert sorted(joined["users"], key=lambda u: str(u["user"])) == sorted(
+        expected, key=lambda u: str(u["user"])
     )
     assert parted["message"] == {"action": "parted"}
     assert parted["users"] == [{"user": watcher, "state": {"mood": "ok"}}]

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -104,7 +105,8 @@ def test_disconnect_post(server: ServerProcess) -> None:
         server.url + "/disconnect", json={"conn_id": str(uuid.uuid4())}, timeout=10
     )
     assert unknown.json() is False
-    for body in ({}, {"conn_id": "nope"}, []):
+    bodies: list[Any] = [{}, {"conn_id": "nope"}, []]
+    for body in bodies:
         bad = requests.post(server.url + "/disconnect", json=body, timeout=10)
         assert 400 <= bad.status_code < 500, body
         assert isinstance(bad.json(), dict)

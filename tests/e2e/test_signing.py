@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -78,7 +79,7 @@ def test_signature_just_inside_max_age_is_accepted(node: ServerProcess) -> None:
 
 
 def test_every_server_api_call_requires_a_signature(node: ServerProcess) -> None:
-    calls = [
+    calls: list[tuple[str, str, Any]] = [
         ("POST", "/connect", {"username": "x"}),
         ("POST", "/subscribe", {"conn_id": "9b1f1a52-4bd1-4d9a-b0b5-8e0e0f3e8a11"}),
         ("POST", "/unsubscribe", {"conn_id": "9b1f1a52-4bd1-4d9a-b0b5-8e0e0f3e8a11"}),

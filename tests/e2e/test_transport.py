@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import websocket
 
 from tests.e2e.helpers import FrameReader, clients, handshake, name, open_ws
 from tests.support.server import ServerProcess
@@ -90,8 +91,6 @@ def test_message_over_limit_closes_1009(tnode: ServerProcess) -> None:
 
 def test_fragmented_message_over_limit_closes_1009(tnode: ServerProcess) -> None:
     conn_id = tnode.connect(name("frag"), [name("frag")])
-    import websocket
-
     with clients(open_ws(tnode, conn_id)) as (client,):
         part = "y" * (MAX_MESSAGE // 2)
         client.ws.send_frame(websocket.ABNF.create_frame(part, websocket.ABNF.OPCODE_TEXT, 0))
