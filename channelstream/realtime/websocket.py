@@ -44,7 +44,7 @@ READ_SIZE = 65536
 # Catch-up goes out in frames of about this size, so a client parses as it receives.
 CATCHUP_FRAME = 262144
 # Seconds a closing socket gets to take its close frame before it is cut off.
-CLOSE_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 30.0
 
 
 class WebSocketSession:
@@ -184,8 +184,9 @@ class WebSocketSession:
             self._abort()
             return
         if sent < len(data):
-            self._queue_raw(memoryview(data)[sent:])
+            # Known before queueing: queueing may trip the limit and close at once.
             self._head_partial = sent > 0
+            self._queue_raw(memoryview(data)[sent:])
 
     def _queue_raw(self, data: bytes | memoryview) -> None:
         self._raw_queue.append(data)

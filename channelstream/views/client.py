@@ -138,9 +138,11 @@ def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Res
         # The shared state is unreachable (Redis down): the client retries with backoff.
         log.warning("attaching %s failed", session.conn_id, exc_info=True)
         session.close(CLOSE_TRY_AGAIN, "try again later")
+        session.run()  # until the close frame is out and the socket ends
         return
     if local is None:
         session.close(CLOSE_NORMAL, "unknown connection")
+        session.run()
         return
     session.on_activity = lambda: state.engine.touch_connection(session.conn_id, state.clock())
     try:
