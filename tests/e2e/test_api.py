@@ -668,3 +668,26 @@ def test_health(node: ServerProcess) -> None:
     response = requests.get(node.url + "/health", timeout=10)
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_history_size_is_capped_by_max_history_size(node: ServerProcess) -> None:
+    channel = name("cap")
+    answer = node.post("/channel_config", {channel: {"history_size": 5000}})
+    # The default max_history_size is 1000.
+    assert answer["channels"][channel]["settings"]["history_size"] == 1000
+
+
+def test_admin_sign_out(node: ServerProcess) -> None:
+    session = requests.Session()
+    session.post(
+        node.url + "/admin/sign_in",
+        data={"username": "admin", "password": ADMIN_SECRET},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert session.get(node.url + "/admin/admin.json", timeout=10).status_code == 200
+    out = session.get(node.url + "/admin/sign_out", allow_redirects=False, timeout=10)
+    assert out.status_code == 302
+    after = session.get(node.url + "/admin/admin.json", allow_redirects=False, timeout=10)
+    assert after.status_code == 302
+    assert after.headers["Location"].endswith("/admin/sign_in")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -153,3 +154,26 @@ def test_idle_users_and_empty_channels_are_forgotten(forgetful: ServerProcess) -
     assert kept_channel in forgetful.post("/info")["channels"]
     kept = forgetful.call("POST", "/user_state", {"user": stays, "user_state": {"k": 1}})
     assert kept.status_code == 200
+
+
+def test_disconnect_ends_a_held_long_poll(server: ServerProcess) -> None:
+    conn_id = server.connect(name("held"), [name("held")])
+    result: list[Any] = []
+
+    def poll() -> None:
+        started = time.monotonic()
+        response = requests.get(server.url + "/listen", params={"conn_id": conn_id}, timeout=10)
+        result.append((response.status_code, response.json(), time.monotonic() - started))
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.3)
+    assert requests.post(server.url + "/disconnect", json={"conn_id": conn_id}, timeout=10).json()
+    thread.join(10)
+    (status, body, held) = result[0]
+    assert status == 200
+    assert body == []
+    # Answered at the next collection pass, not at the end of the 5 s hold.
+    assert held < 3, held
+    again = requests.get(server.url + "/listen", params={"conn_id": conn_id}, timeout=10)
+    assert 400 <= again.status_code < 500
