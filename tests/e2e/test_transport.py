@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import socket
 import time
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 import websocket
 
-from tests.e2e.helpers import FrameReader, clients, handshake, name, open_ws
+from tests.e2e.helpers import FrameReader, clients, handshake, name, open_ws, ws_key
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(40)
@@ -168,3 +170,45 @@ def test_shutdown_closes_sockets_1001(logs_dir: Path) -> None:
             assert client.close_frame(timeout=5) == (1001, "server shutting down")
         assert server.process is not None
         assert server.process.returncode is not None
+
+
+@pytest.mark.parametrize(
+    ("connection", "extra"),
+    [
+        pytest.param("keep-alive, Upgrade", "", id="firefox-connection-header"),
+        pytest.param(
+            "Upgrade",
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+            id="deflate-offered",
+        ),
+    ],
+)
+def test_browser_handshakes(tnode: ServerProcess, connection: str, extra: str) -> None:
+    conn_id = tnode.connect(name("browser"), [name("browser")])
+    key = ws_key()
+    with socket.create_connection(("127.0.0.1", tnode.port), timeout=5) as sock:
+        sock.sendall(
+            (
+                f"GET /ws?conn_id={conn_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Upgrade: websocket\r\nConnection: {connection}\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: http://example.com\r\n{extra}\r\n"
+            ).encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(1)
+            assert chunk, head
+            head += chunk
+        lines = head.decode().split("\r\n")
+        assert lines[0].startswith("HTTP/1.1 101")
+        headers = {
+            k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        }
+        expected = base64.b64encode(
+            hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+        ).decode()
+        assert headers["sec-websocket-accept"] == expected
+        # No extension is negotiated: frames stay plain.
+        assert "sec-websocket-extensions" not in headers
+        assert FrameReader(sock).frame() == (0x1, b"[]")
