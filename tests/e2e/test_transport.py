@@ -212,3 +212,28 @@ def test_browser_handshakes(tnode: ServerProcess, connection: str, extra: str) -
         # No extension is negotiated: frames stay plain.
         assert "sec-websocket-extensions" not in headers
         assert FrameReader(sock).frame() == (0x1, b"[]")
+
+
+@pytest.mark.parametrize(
+    ("frame", "codes"),
+    [
+        # A masked text frame whose payload is not UTF-8: RFC 6455 says 1007.
+        pytest.param(b"\x81\x82\x00\x00\x00\x00\xff\xfe", (1007,), id="invalid-utf8"),
+        # A client frame without a mask: a protocol error, 1002.
+        pytest.param(b"\x81\x02hi", (1002,), id="unmasked"),
+        # A reserved opcode.
+        pytest.param(b"\x83\x80\x00\x00\x00\x00", (1002,), id="reserved-opcode"),
+    ],
+)
+def test_protocol_errors_get_a_close_frame(
+    tnode: ServerProcess, frame: bytes, codes: tuple[int, ...]
+) -> None:
+    """Failing the connection sends a close frame with the reason (RFC 6455 7.1.7), rather
+    than dropping TCP, so a client can tell a protocol error from a network failure."""
+    conn_id = tnode.connect(name("proto"), [name("proto")])
+    sock, head = handshake(tnode.port, f"/ws?conn_id={conn_id}")
+    with sock:
+        assert head.startswith(b"HTTP/1.1 101")
+        sock.sendall(frame)
+        code, _ = FrameReader(sock).until_close()
+        assert code in codes
