@@ -151,12 +151,8 @@ def test_catch_up_on_another_node_is_exact(nodes: list[ServerProcess]) -> None:
     got = again.messages(4, type_="message")
     drain(again, 0.3)
     got = of_type(again, "message")
-    assert [(m["message"]["n"], m["catchup"]) for m in got] == [
-        (4, True),
-        (5, True),
-        (6, True),
-        (7, False),
-    ]
+    assert [(m["message"]["n"], m["catchup"]) for m in got[:3]] == [(4, True), (5, True), (6, True)]
+    assert [m["message"]["n"] for m in got] == [4, 5, 6, 7]  # 7: live, or in the replay
     assert of_type(again, "gap") == []
     again.close()
     # The same over long-poll on the third node, resuming after 5.
@@ -196,11 +192,9 @@ def test_kill_9_of_a_node(
         moved = WSClient(nodes[2].ws_url, mover_id, resume=resume)
         nodes[0].publish("kill-chat", "x", {"n": 4})
         got = moved.messages(3, type_="message")
-        assert [(m["message"]["n"], m["catchup"]) for m in got] == [
-            (2, True),
-            (3, True),
-            (4, False),
-        ]
+        # 4 may be live or already in the replay, depending on when the attach read the window.
+        assert [(m["message"]["n"], m["catchup"]) for m in got[:2]] == [(2, True), (3, True)]
+        assert [m["message"]["n"] for m in got] == [2, 3, 4]
         # The doomed user's presence expires within the bound, and "parted" comes once.
         watcher.messages(2, type_="presence", timeout=NODE_TTL + 8)
         elapsed = time.monotonic() - killed
