@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 import urllib.parse
@@ -121,11 +120,8 @@ RedisErrors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, 
 
 
 def node_ttl_of(settings: Settings) -> float:
-    """``channelstream.node_ttl`` (until settings.py declares it: the environment, then 10)."""
-    value = getattr(settings, "node_ttl", None)
-    if value is None:
-        value = os.environ.get("CHANNELSTREAM_NODE_TTL") or DEFAULT_NODE_TTL
-    ttl = float(value)
+    """``channelstream.node_ttl`` (10 for settings objects made before it existed)."""
+    ttl = float(getattr(settings, "node_ttl", DEFAULT_NODE_TTL))
     if ttl <= 0:
         raise ValueError("node_ttl must be greater than 0")
     return ttl
