@@ -367,7 +367,15 @@ def redis_stack(logs: Path) -> Iterator[RedisStack]:
         server = ChannelstreamServer(
             free_port(),
             logs / "channelstream-redis.log",
-            settings={"engine": "redis", "redis_url": redis_server.url},
+            settings={
+                "engine": "redis",
+                "redis_url": redis_server.url,
+                # Forget a silent connection quickly, so a test can make a page's
+                # connection disappear and watch it connect again and resume.
+                "gc_conns_after": "2",
+                "gc_conns_interval": "0.5",
+                "heartbeat_interval": "1",
+            },
         )
         server.start()
         tcp_proxy = TcpProxy(server.port)

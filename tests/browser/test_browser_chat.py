@@ -19,6 +19,7 @@ from .conftest import ChannelstreamServer, ChatPage, RedisStack, TcpProxy
 pytestmark = pytest.mark.browser
 
 OpenChat = Callable[..., ChatPage]
+CONN_ID = "() => window.chatDemo.connection.connectionId"
 
 # Makes every `new WebSocket(...)` throw, as a locked-down network or browser would.
 BLOCK_WEBSOCKET = """
@@ -35,6 +36,20 @@ def assert_each_once(chat: ChatPage, expected: list[str]) -> None:
     assert counts == {text: 1 for text in expected}, f"{chat.user} sees {texts}"
     positions = [texts.index(text) for text in expected]
     assert positions == sorted(positions), f"{chat.user} sees them out of order: {texts}"
+
+
+def wait_until_channel_empty(server: ChannelstreamServer, channel: str) -> None:
+    """Waits until the server's garbage collection has dropped every connection there."""
+    deadline = time.monotonic() + 15
+    info: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        answer = server.api("POST", "/info", {"info": {"channels": [channel]}})
+        answer.raise_for_status()
+        info = answer.json()["channels"].get(channel, {})
+        if info.get("total_connections", 0) == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{channel} still has connections: {info}")
 
 
 def wait_for_history(server: ChannelstreamServer, channel: str, texts: list[str]) -> None:
@@ -145,7 +160,7 @@ def test_server_restart_reconnects_and_reports_gap(
     bob = open_chat("bob")
     bob.say("before the restart")
     alice.expect_text("before the restart")
-    old_conn_id = alice.page.evaluate("() => window.chatDemo.connection.connectionId")
+    old_conn_id = alice.page.evaluate(CONN_ID)
 
     channelstream.restart()
 
@@ -155,7 +170,7 @@ def test_server_restart_reconnects_and_reports_gap(
         chat.expect_open(timeout=30_000)
         expect(chat.page.locator("#gap-notice")).to_be_visible(timeout=10_000)
         expect(chat.page.locator("#gap-notice")).to_have_attribute("data-reason", "epoch")
-    new_conn_id = alice.page.evaluate("() => window.chatDemo.connection.connectionId")
+    new_conn_id = alice.page.evaluate(CONN_ID)
     assert new_conn_id != old_conn_id
     gaps = alice.trace("gaps")
     assert [gap["channel"] for gap in gaps] == [alice.channel], gaps
@@ -179,9 +194,11 @@ def test_server_restart_on_redis_resumes_exactly_once(
     bob = open_chat("bob", base_url=redis_stack.demo.url)
     bob.say("before the restart")
     alice.expect_text("before the restart")
+    old_conn_ids = [chat.page.evaluate(CONN_ID) for chat in (alice, bob)]
 
     # The pages cannot reach channelstream while it restarts and while bob keeps
-    # posting through his backend to the new process.
+    # posting through his backend to the new process; they stay away until the
+    # server has forgotten their connections (gc_conns_after = 2 s here).
     proxy.block()
     try:
         server.restart()
@@ -189,12 +206,17 @@ def test_server_restart_on_redis_resumes_exactly_once(
         for text in missed:
             bob.say(text)
         wait_for_history(server, alice.channel, missed)
+        wait_until_channel_empty(server, alice.channel)
         assert not any(text in alice.texts() for text in missed)
     finally:
         proxy.unblock()
 
-    for chat in (alice, bob):
+    # So each page gets a new connection from its backend, and only the offsets it
+    # remembered (sent as `resume`) can bring back what it missed.
+    for chat, old in zip((alice, bob), old_conn_ids, strict=True):
         chat.expect_open(timeout=30_000)
+        expect(chat.page.locator("#messages")).not_to_be_empty()
+        assert chat.page.evaluate(CONN_ID) != old
     bob.say("after the restart")
     for chat in (alice, bob):
         chat.expect_text("after the restart")
