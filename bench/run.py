@@ -444,6 +444,29 @@ def run_once(which, scenario, params, args, port):
         "--params",
         json.dumps(params),
     ]
+    spy = None
+    if args.py_spy and which == "new":
+        # sampling profile of channelstream during the run (perturbs the figures a little:
+        # for finding hot spots, not for the table)
+        prof = LOGS / f"profile-{scenario['name']}-{port}.txt"
+        spy = subprocess.Popen(
+            [
+                str(REPO / ".venv" / "bin" / "py-spy"),
+                "record",
+                "--nonblocking",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                str(prof),
+                "-p",
+                str(server.proc.pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        result["profile"] = str(prof.relative_to(REPO))
     started = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=params["timeLimit"] + 15)
@@ -459,11 +482,39 @@ def run_once(which, scenario, params, args, port):
         data = {"error": "unreadable load generator output"}
     result.update(data)
     result["wall_s"] = round(time.monotonic() - started, 2)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(timeout=20)
+            summarize_profile(REPO / result["profile"])
+        except subprocess.TimeoutExpired:
+            spy.kill()
     if not server.alive():
         result["error"] = (result.get("error", "") + " server died: " + server.log_tail()).strip()
     code = server.stop()
     result["server_exit"] = code
     return result
+
+
+def summarize_profile(path, top=40):
+    """Write PATH.top.txt: the hottest functions of a py-spy raw profile, self and inclusive."""
+    own, incl, total = {}, {}, 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + int(n)
+        for f in set(frames):
+            incl[f] = incl.get(f, 0) + int(n)
+    out = [f"{total} samples", "", "self:"]
+    for f, n in sorted(own.items(), key=lambda x: -x[1])[:top]:
+        out.append(f"{100 * n / total:5.1f}% {f}")
+    out += ["", "inclusive:"]
+    for f, n in sorted(incl.items(), key=lambda x: -x[1])[:top]:
+        out.append(f"{100 * n / total:5.1f}% {f}")
+    path.with_suffix(".top.txt").write_text("\n".join(out) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -892,6 +943,12 @@ def main():
         help="nice value for the servers and the load generator (default 0; root may go below)",
     )
     ap.add_argument("--setup-only", action="store_true", help="install, check and exit")
+    ap.add_argument(
+        "--py-spy",
+        action="store_true",
+        help="profile channelstream with .venv/bin/py-spy during each run "
+        "(bench/results/logs/profile-*.txt and *.top.txt)",
+    )
     args = ap.parse_args()
 
     LOGS.mkdir(parents=True, exist_ok=True)
