@@ -75,7 +75,7 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{tail(log)}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{tail(log)}")
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return

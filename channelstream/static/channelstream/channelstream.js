@@ -264,7 +264,7 @@ const DIRECT = null;
 export class ChannelStreamConnection {
 
     static get version() {
-        return '0.8.0';
+        return '1.0.0';
     }
 
     constructor() {
