@@ -182,6 +182,20 @@ def handshake(port: int, path: str, key: str | None = None, rcvbuf: int | None =
     return sock, head
 
 
+def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One masked client-to-server frame (fin set), for raw sockets."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x80 | opcode, 0x80 | length))
+    elif length < 1 << 16:
+        header = bytes((0x80 | opcode, 0x80 | 126)) + struct.pack("!H", length)
+    else:
+        header = bytes((0x80 | opcode, 0x80 | 127)) + struct.pack("!Q", length)
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    return header + mask + masked
+
+
 class FrameReader:
     """Server-to-client WebSocket frames (never masked) from a raw socket."""
 

@@ -691,3 +691,47 @@ def test_admin_sign_out(node: ServerProcess) -> None:
     after = session.get(node.url + "/admin/admin.json", allow_redirects=False, timeout=10)
     assert after.status_code == 302
     assert after.headers["Location"].endswith("/admin/sign_in")
+
+
+def test_subscribe_channel_configs_only_for_created_channels(node: ServerProcess) -> None:
+    existing, fresh = name("existing"), name("fresh")
+    node.connect(name("first"), [existing])
+    conn_id = node.connect(name("second"))
+    answer = node.post(
+        "/subscribe",
+        {
+            "conn_id": conn_id,
+            "channels": [existing, fresh],
+            "channel_configs": {
+                existing: {"notify_presence": True},
+                fresh: {"notify_presence": True},
+            },
+        },
+    )
+    channels = answer["channels_info"]["channels"]
+    assert channels[existing]["settings"]["notify_presence"] is False
+    assert channels[fresh]["settings"]["notify_presence"] is True
+
+
+def test_connect_info_filters_channels_info(node: ServerProcess) -> None:
+    one, two = name("ci1"), name("ci2")
+    node.post(
+        "/connect",
+        {
+            "username": name("u"),
+            "channels": [one],
+            "channel_configs": {one: {"store_history": True}},
+        },
+    )
+    node.publish(one, "u", {"text": "kept"})
+    answer = node.post(
+        "/connect",
+        {
+            "username": name("v"),
+            "channels": [one, two],
+            "info": {"exclude_channels": [two], "include_history": False},
+        },
+    )
+    assert answer["channels"] == sorted([one, two])
+    assert list(answer["channels_info"]["channels"]) == [one]
+    assert answer["channels_info"]["channels"][one]["history"] == []

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 import websocket
 
-from tests.e2e.helpers import FrameReader, clients, handshake, name, open_ws, ws_key
+from tests.e2e.helpers import (
+    FrameReader,
+    client_frame,
+    clients,
+    handshake,
+    name,
+    open_ws,
+    ws_key,
+)
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(40)
@@ -237,3 +245,27 @@ def test_protocol_errors_get_a_close_frame(
         sock.sendall(frame)
         code, _ = FrameReader(sock).until_close()
         assert code in codes
+
+
+def test_client_messages_count_as_activity(pnode: ServerProcess) -> None:
+    """A client that never answers pings but sends its own heartbeats (as the JS client
+    does) stays open; once it goes quiet it is closed with 1011."""
+    conn_id = pnode.connect(name("chatty"), [name("chatty")])
+    sock, head = handshake(pnode.port, f"/ws?conn_id={conn_id}")
+    with sock:
+        assert head.startswith(b"HTTP/1.1 101")
+        sock.settimeout(0.05)
+        reader = FrameReader(sock)
+        started = time.monotonic()
+        while time.monotonic() - started < PING_TIMEOUT * 1.5:
+            sock.sendall(client_frame(b'{"type": "heartbeat"}'))
+            try:
+                while True:
+                    opcode, _ = reader.frame()
+                    assert opcode != 0x8, "closed while the client kept talking"
+            except TimeoutError:
+                pass
+            time.sleep(0.2)
+        sock.settimeout(PING_TIMEOUT * 4)
+        code, _ = reader.until_close()
+        assert code == 1011
