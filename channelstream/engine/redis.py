@@ -26,7 +26,8 @@ braces are a hash tag, so on a Redis Cluster every key lands in one slot):
 ``nodes``           set: node ids; ``n:<node>`` its heartbeat key (TTL ``node_ttl``);
                     ``nc:<node>`` the conn_ids whose socket it holds
 ``counters``        hash: ``total_unique_messages``
-``bus``             the pub/sub channel every envelope travels on
+``bus:<db>``        the pub/sub channel every envelope travels on (named after the database:
+                    pub/sub is shared by all databases of a server)
 ==================  ===============================================================
 
 Atomicity: every write that the contract calls atomic is one Lua script (see
@@ -260,8 +261,11 @@ class RedisEngine(Engine):
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[redis.exceptions.ConnectionError],
         )
-        self._bus = (prefix + "bus").encode()
-        self._key = prefix + "bus"  # KEYS[1] of every script: only for routing
+        # Pub/sub channels are shared by every database of a Redis server: the bus is named
+        # after the database, so that deployments in different databases stay apart.
+        db = self.redis.connection_pool.connection_kwargs.get("db", 0)
+        self._key = f"{prefix}bus:{db}"  # KEYS[1] of every script; the publish script's channel
+        self._bus = self._key.encode()
         self._scripts = {
             name: self.redis.register_script(getattr(scripts, name))
             for name in (

@@ -1,8 +1,9 @@
 """The Lua scripts of the Redis engine: each one is a single atomic step of the contract.
 
 Every script takes the key prefix as ARGV[1] and builds its keys from it (the layout is in
-``channelstream.engine.redis``); KEYS[1] is passed only so that a cluster-aware client can route
-the call (all keys share one hash tag, see docs/cluster.md). Nothing here decodes JSON: payloads
+``channelstream.engine.redis``); KEYS[1] is the bus (the pub/sub channel the publish script
+publishes on), which also lets a cluster-aware client route the call (all keys share one
+hash tag, see docs/cluster.md). Nothing here decodes JSON: payloads
 are handled as strings so that numbers and empty arrays pass through byte for byte.
 """
 
@@ -122,7 +123,7 @@ if kind == 'c' and ARGV[8] == '1' and redis.call('HGET', meta, 'sh') == '1' then
   end
 end
 if ARGV[7] == '1' then redis.call('HINCRBY', P .. 'counters', 'total_unique_messages', 1) end
-redis.call('PUBLISH', P .. 'bus', 'E' .. entry)
+redis.call('PUBLISH', KEYS[1], 'E' .. entry)
 return {off, epoch}
 """
 

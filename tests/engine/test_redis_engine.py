@@ -327,3 +327,22 @@ def test_local_connections_are_closed_when_redis_lost_them() -> None:
         engine.stop()
     finally:
         server.close()
+
+
+def test_deployments_in_different_databases_stay_apart(redis_server: RedisServer) -> None:
+    base = redis_server.url.rsplit("/", 1)[0]
+    one = Harness(RedisEngine(engine_settings(f"{base}/1", engine="redis")))
+    two = Harness(RedisEngine(engine_settings(f"{base}/2", engine="redis")))
+    try:
+        for harness in (one, two):
+            harness.engine.ensure_channel("chat", None, 1.0)
+        one.engine.publish(Event({"type": "message", "n": 1}, channel="chat"), now=1.0)
+        two.engine.publish(Event({"type": "message", "n": 2}, channel="chat"), now=1.0)
+        one.wait_for(1)
+        two.wait_for(1)
+        time.sleep(0.2)
+        assert [e.payload["n"] for e in one.got if isinstance(e, Event)] == [1]
+        assert [e.payload["n"] for e in two.got if isinstance(e, Event)] == [2]
+    finally:
+        one.engine.stop()
+        two.engine.stop()
