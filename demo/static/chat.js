@@ -286,6 +286,15 @@ byId('message-input').addEventListener('input', () => {
     typingTimer = setTimeout(() => setTyping(false), 3000);
 });
 
+// Leaving the page: tell channelstream now, so the others see "left" at once instead of
+// after the server's idle timeout. keepalive lets the request outlive the page.
+window.addEventListener('pagehide', () => {
+    if (connection && connection.connectionId && connection.status !== 'closed') {
+        const url = `${config.disconnectUrl}?conn_id=${encodeURIComponent(connection.connectionId)}`;
+        fetch(url, {keepalive: true, mode: 'no-cors'}).catch(() => {});
+    }
+});
+
 byId('gap-dismiss').addEventListener('click', () => {
     byId('gap-notice').hidden = true;
 });

@@ -105,11 +105,18 @@ def test_two_users_chat_with_presence_and_typing(open_chat: OpenChat, framework:
     alice.screenshot(f"chat-{framework}-alice")
     bob.screenshot(f"chat-{framework}-bob")
 
-    # bob leaves for good: alice sees him go once the server collects his connection.
+    # bob leaves through the client API: alice sees him go at the next collection pass
+    # (well before the 15 s after which an idle connection would be collected).
     bob.page.evaluate("() => window.chatDemo.connection.disconnect()")
     expect(bob.status).to_have_attribute("data-status", "closed")
-    expect(alice.page.locator("#users li[data-user=bob]")).to_have_count(0, timeout=20_000)
+    expect(alice.page.locator("#users li[data-user=bob]")).to_have_count(0, timeout=8_000)
     expect(alice.page.locator("#messages li.system", has_text="bob left")).to_be_visible()
+
+    # carol just closes her tab: the page says goodbye on its way out.
+    carol = open_chat("carol", framework)
+    expect(alice.page.locator("#users li[data-user=carol]")).to_be_visible()
+    carol.page.close()
+    expect(alice.page.locator("#users li[data-user=carol]")).to_have_count(0, timeout=8_000)
     expect(alice.users()).to_have_count(1)
 
 
