@@ -196,9 +196,11 @@ def test_kill_9_of_a_node(
         assert [(m["message"]["n"], m["catchup"]) for m in got[:2]] == [(2, True), (3, True)]
         assert [m["message"]["n"] for m in got] == [2, 3, 4]
         # The doomed user's presence expires within the bound, and "parted" comes once.
-        watcher.messages(2, type_="presence", timeout=NODE_TTL + 8)
+        watcher.messages(2, type_="presence", timeout=NODE_TTL + 10)
         elapsed = time.monotonic() - killed
-        assert elapsed < NODE_TTL + 4 < GC_CONNS_AFTER
+        # node_ttl + the GC interval, with room for a loaded test machine; far below the
+        # idle rule (GC_CONNS_AFTER), which is not what collected it.
+        assert elapsed < NODE_TTL + 7 < GC_CONNS_AFTER
         drain(watcher, 1.5)
         actions = [(p["user"], p["message"]["action"]) for p in of_type(watcher, "presence")]
         assert actions == [("doomed", "joined"), ("doomed", "parted")]

@@ -170,9 +170,9 @@ def test_a_dead_nodes_connections_become_collectable(fresh_redis: MakeEngine) ->
     doomed.stop()  # its heartbeat stops: like kill -9
     survivor.touch_connection("moves", time.time())  # bob reattached on the survivor
     started = time.monotonic()
-    found = wait_until(lambda: survivor.collectable_connections(now - 60), timeout=5)
+    found = wait_until(lambda: survivor.collectable_connections(now - 60), timeout=8)
     assert found == ["on-doomed"]
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5  # node_ttl (1 s), with room for a loaded machine
     # Claimed: another pass (another node) does not collect it again at once.
     assert survivor.collectable_connections(now - 60) == []
     assert survivor.remove_connection("on-doomed") is not None
