@@ -535,3 +535,26 @@ def test_restart_changes_epoch_and_resume_says_so(logs_dir: Path) -> None:
             assert gap["epoch"] != old_epoch
             assert gap["offset"] == 2
             assert [m["offset"] for m in replay] == [1, 2]
+
+
+def test_catchup_keeps_delivery_rules(cnode: ServerProcess) -> None:
+    channel, alice, bob = name("rules"), name("alice"), name("bob")
+    configs = {channel: {"notify_presence": True}}
+    a_conn = cnode.post(
+        "/connect", {"username": alice, "channels": [channel], "channel_configs": configs}
+    )["conn_id"]
+    b_conn = cnode.connect(bob, [channel])
+    cnode.publish(channel, "u", {"text": "only bob"}, pm_users=[bob])
+    cnode.publish(channel, "u", {"text": "not alice"}, exclude_users=[alice])
+    cnode.publish(channel, "u", {"text": "everyone"})
+    with clients(open_ws(cnode, a_conn), open_ws(cnode, b_conn)) as (a, b):
+        cnode.publish(channel, "u", {"text": "live"})
+        a_got = wait_for_text(a, "live")
+        b_got = wait_for_text(b, "live")
+    assert texts(a_got) == ["everyone", "live"]
+    assert [(p["user"], p["message"]["action"]) for p in of_type(a_got, "presence")] == [
+        (bob, "joined")
+    ]
+    assert texts(b_got) == ["only bob", "not alice", "everyone", "live"]
+    # Bob's own "joined" is never replayed to him.
+    assert of_type(b_got, "presence") == []
