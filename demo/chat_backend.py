@@ -170,7 +170,6 @@ class ChatBackend:
                 "uuid": _uuid(data.get("uuid")),
                 "channel": channel,
                 "message": {"text": _text(data.get("message"))},
-                "edited": True,
             }
         except BadRequest as exc:
             return 400, {"error": str(exc)}
