@@ -298,7 +298,7 @@ class RedisEngine(Engine):
         self.subscribed = False
         self.outages = 0
         self._last_error = ""
-        # Redis-connected since (time.monotonic), reset by every outage of the subscriber.
+        # Since when (wall clock) the bus has been up; the heartbeat key's value, for operators.
         self._since_wall = time.time()
         self._resumed_at: float | None = None
         # Tests hold the subscriber away from Redis with this (see `interrupt_bus`).
