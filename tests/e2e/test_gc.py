@@ -77,7 +77,7 @@ def test_disconnect_get_closes_at_next_pass(server: ServerProcess) -> None:
         response = requests.get(server.url + "/disconnect", params={"conn_id": conn_id}, timeout=10)
         assert response.status_code == 200
         assert response.json() is True
-        assert gone.close_frame(timeout=3)[0] == 1000
+        assert gone.close_frame(timeout=3) == (1000, "disconnected")
         server.publish(channel, "x", {"text": "sentinel"})
         presence = of_type(before_text(watch, "sentinel"), "presence")
         assert [(p["user"], p["message"]["action"]) for p in presence] == [
@@ -101,7 +101,7 @@ def test_disconnect_post(server: ServerProcess) -> None:
         response = requests.post(server.url + "/disconnect", json={"conn_id": conn_id}, timeout=10)
         assert response.status_code == 200
         assert response.json() is True
-        assert client.close_frame(timeout=3)[0] == 1000
+        assert client.close_frame(timeout=3) == (1000, "disconnected")
     unknown = requests.post(
         server.url + "/disconnect", json={"conn_id": str(uuid.uuid4())}, timeout=10
     )
