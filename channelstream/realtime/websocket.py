@@ -283,6 +283,11 @@ class WebSocketSession:
                 if not self.closed:
                     self._write(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
+                if self.ws.state is ConnectionState.OPEN:
+                    # wsproto reports a frame it could not parse as a close with the RFC's
+                    # code (1002, 1007...): fail the connection with that code.
+                    self.close(event.code, "protocol error")
+                    continue
                 if self.ws.state is ConnectionState.REMOTE_CLOSING:
                     self._write(self.ws.send(event.response()))
                 self.closed = True

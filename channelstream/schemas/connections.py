@@ -51,8 +51,18 @@ class InfoSchema(BaseSchema):
     return_public_state = fields.Boolean(load_default=False)
 
 
+_DEFAULT_INFO: dict[str, Any] | None = None
+
+
 def default_info() -> dict[str, Any]:
-    return InfoSchema().load({})
+    """InfoSchema's defaults, computed once (a fresh copy each time: callers may change it)."""
+    global _DEFAULT_INFO
+    if _DEFAULT_INFO is None:
+        _DEFAULT_INFO = InfoSchema().load({})
+    return {
+        key: list(value) if isinstance(value, list) else value
+        for key, value in _DEFAULT_INFO.items()
+    }
 
 
 class ConnectSchema(BaseSchema):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import random
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -52,7 +53,8 @@ def utc_now_iso() -> str:
 
 
 def new_uuid() -> str:
-    return str(uuid.uuid4())
+    """A message's id: unique, not secret (conn_ids, which are, come from uuid4)."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 def username(**kwargs: Any) -> fields.String:

@@ -76,11 +76,11 @@ class AdminApiViews:
 
     def publish(self) -> list[dict[str, Any]]:
         """A list of messages, exactly as POST /message takes them."""
-        messages = load(MessageSchema(), self._body(), many=True)
+        messages = load(MessageSchema, self._body(), many=True)
         return operations.publish_messages(self.state, messages)
 
     def channel_config(self) -> dict[str, Any]:
-        data = load(AdminChannelConfigSchema(), self._body())
+        data = load(AdminChannelConfigSchema, self._body())
         name = data["channel"]
         if self.state.engine.channel_config(name) is None:
             raise NotFound({"channel": ["No such channel."]})
@@ -90,7 +90,7 @@ class AdminApiViews:
         )
 
     def disconnect(self) -> dict[str, Any]:
-        conn_id = load(DisconnectSchema(), self._body())["conn_id"]
+        conn_id = load(DisconnectSchema, self._body())["conn_id"]
         return {"conn_id": conn_id, "disconnected": operations.disconnect(self.state, conn_id)}
 
 

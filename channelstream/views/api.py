@@ -10,9 +10,9 @@ from channelstream.schemas.connections import (
     ChannelConfigChangesSchema,
     ConnectSchema,
     InfoBodySchema,
-    InfoSchema,
     SubscribeSchema,
     UserStateSchema,
+    default_info,
 )
 from channelstream.schemas.messages import (
     MessageDeleteSchema,
@@ -47,7 +47,7 @@ class ServerApiViews:
 
     # -- connections -----------------------------------------------------------------
     def connect(self) -> dict[str, Any]:
-        data = load(ConnectSchema(), json_body(self.request, self.state))
+        data = load(ConnectSchema, json_body(self.request, self.state))
         conn, user = operations.connect(
             self.state,
             username=data["username"],
@@ -72,7 +72,7 @@ class ServerApiViews:
         body = json_body(self.request, self.state)
         if isinstance(body, dict) and "conn_id" not in body and "conn_id" in self.request.GET:
             body["conn_id"] = self.request.GET["conn_id"]
-        data = load(SubscribeSchema(), body)
+        data = load(SubscribeSchema, body)
         conn = self.state.engine.get_connection(data["conn_id"])
         if conn is None:
             raise ValidationFailed({"conn_id": ["Unknown connection."]})
@@ -102,7 +102,7 @@ class ServerApiViews:
         }
 
     def user_state(self) -> dict[str, Any]:
-        data = load(UserStateSchema(), json_body(self.request, self.state))
+        data = load(UserStateSchema, json_body(self.request, self.state))
         user, changed = operations.set_user_state(
             self.state, data["user"], data["user_state"], data["state_public_keys"]
         )
@@ -110,15 +110,15 @@ class ServerApiViews:
 
     # -- messages --------------------------------------------------------------------
     def message_post(self) -> list[dict[str, Any]]:
-        messages = load(MessageSchema(), json_body(self.request, self.state), many=True)
+        messages = load(MessageSchema, json_body(self.request, self.state), many=True)
         return operations.publish_messages(self.state, messages)
 
     def message_patch(self) -> list[dict[str, Any]]:
-        edits = load(MessageEditSchema(), json_body(self.request, self.state), many=True)
+        edits = load(MessageEditSchema, json_body(self.request, self.state), many=True)
         return operations.edit_messages(self.state, edits)
 
     def message_delete(self) -> list[dict[str, Any]]:
-        deletes = load(MessageDeleteSchema(), json_body(self.request, self.state), many=True)
+        deletes = load(MessageDeleteSchema, json_body(self.request, self.state), many=True)
         return operations.delete_messages(self.state, deletes)
 
     # -- channels --------------------------------------------------------------------
@@ -133,7 +133,7 @@ class ServerApiViews:
                 errors[str(name)] = ["Channel names are 1 to 256 characters."]
                 continue
             try:
-                configs[name] = load(ChannelConfigChangesSchema(), config)
+                configs[name] = load(ChannelConfigChangesSchema, config)
             except ValidationFailed as exc:
                 errors[name] = exc.body
         if errors:
@@ -146,7 +146,7 @@ class ServerApiViews:
     def info(self) -> dict[str, Any]:
         body = json_body(self.request, self.state, allow_empty=True)
         if body is None:
-            info = InfoSchema().load({})
+            info = default_info()
         else:
-            info = load(InfoBodySchema(), body)["info"]
+            info = load(InfoBodySchema, body)["info"]
         return self._info(info["channels"], info)

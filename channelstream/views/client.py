@@ -112,7 +112,7 @@ class ClientViews:
 
     def disconnect(self) -> bool:
         if self.request.method == "POST":
-            data = load(DisconnectSchema(), json_body(self.request, self.state))
+            data = load(DisconnectSchema, json_body(self.request, self.state))
             conn_id = data["conn_id"]
         else:
             conn_id = _conn_id(self.request)
