@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.browser
 FRAMEWORKS = ["pyramid", "flask"]
 
 
-def post(app: DemoApp, path: str, body: object, method: str = "POST") -> requests.Response:
+def post(app: DemoApp, path: str, body: Any, method: str = "POST") -> requests.Response:
     return requests.request(method, app.url + path, json=body, timeout=10)
 
 
