@@ -142,3 +142,17 @@ def test_query_secret_can_be_turned_off(guarded: ServerProcess) -> None:
         timeout=10,
     )
     assert response.status_code == 403
+
+
+def test_a_used_signature_still_expires(node: ServerProcess) -> None:
+    """A signature accepted once must still be refused once it is older than 60 s (the
+    server may remember verified signatures, but not their validity beyond their age)."""
+    signature = sign(age=57)
+    headers = {"x-channelstream-secret": signature}
+    assert post_info(node, headers=headers).status_code == 200
+    assert post_info(node, params={"secret": signature}).status_code == 200
+    time.sleep(4.2)
+    late = post_info(node, headers=headers)
+    assert late.status_code == 401
+    assert late.json() == {"request": "Bad Signature"}
+    assert post_info(node, params={"secret": signature}).status_code == 401
