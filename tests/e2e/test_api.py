@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -735,3 +736,32 @@ def test_connect_info_filters_channels_info(node: ServerProcess) -> None:
     assert answer["channels"] == sorted([one, two])
     assert list(answer["channels_info"]["channels"]) == [one]
     assert answer["channels_info"]["channels"][one]["history"] == []
+
+
+def test_concurrent_calls_get_their_own_answers(node: ServerProcess) -> None:
+    """Validation and answers never leak between concurrent requests."""
+    channel = name("conc")
+    node.connect(name("conc"), [channel])
+
+    def call(number: int) -> None:
+        good_uuid = str(uuid.uuid4())
+        if number % 2:
+            bad_index = number % 5
+            body: list[dict[str, Any]] = [
+                {"channel": channel, "user": f"u{number}", "uuid": str(uuid.uuid4())}
+                for _ in range(5)
+            ]
+            body[bad_index]["uuid"] = f"bad-{number}"
+            response = node.call("POST", "/message", body)
+            assert response.status_code == 422
+            assert list(response.json()) == [str(bad_index)]
+        else:
+            body = [{"channel": channel, "user": f"u{number}", "uuid": good_uuid}]
+            answer = node.post("/message", body)
+            assert [(item["uuid"], item["user"]) for item in answer] == [(good_uuid, f"u{number}")]
+            connect = node.call("POST", "/connect", {"username": "", "n": number})
+            assert list(connect.json()) == ["username"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for result in [pool.submit(call, number) for number in range(80)]:
+            result.result()
