@@ -71,6 +71,16 @@ def test_published_events_reach_deliver_in_offset_order(harness: Harness) -> Non
     assert len(harness.got) == 40
 
 
+def test_stop_ends_delivery(harness: Harness) -> None:
+    harness.engine.ensure_channel("a", None, NOW)
+    publish(harness, "a", 1)
+    harness.wait_for(1)
+    harness.engine.stop()
+    publish(harness, "a", 2)  # the shared state still takes it; this node no longer listens
+    assert len(events_of(harness.settle(0.3))) == 1
+    assert harness.engine.position(channel_stream("a"))[1] == 2
+
+
 def test_delivery_rules_travel_with_the_event(harness: Harness) -> None:
     harness.engine.ensure_channel("a", None, NOW)
     publish(harness, "a", 1, pm_users=frozenset({"bob"}), exclude_users=frozenset({"eve"}))
