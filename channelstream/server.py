@@ -52,6 +52,7 @@ class ChannelstreamHandler(WebSocketHandler):
     """
 
     environ: dict[str, Any]
+    socket: Any  # gevent's socket; None once a WebSocket session owns the connection
     _session: Any = None
     _run_session: Callable[[Any], None] | None = None
 
@@ -73,6 +74,10 @@ class ChannelstreamHandler(WebSocketHandler):
             # Drop the request's environ before a long-lived session: memory per socket.
             self.environ = {"REQUEST_METHOD": "GET", "PATH_INFO": self.environ.get("PATH_INFO")}
             run(session)
+            # The session owns the connection now. pywsgi's handle() would end by reading
+            # "leftover request data" from the socket: that would be the client's frames.
+            self.close_connection = True
+            self.socket = None
 
     def _upgrade(
         self, make_session: Callable[[Any, bytes], Any], run: Callable[[Any], None]
@@ -90,7 +95,11 @@ class ChannelstreamHandler(WebSocketHandler):
             unused.handler = None
             unused.stream = unused.raw_write = unused.raw_read = None
         self.websocket = None
-        self._session = make_session(self.socket, _buffered(self.socket, self.rfile))
+        leftover = _buffered(self.socket, self.rfile)
+        # The session keeps its own descriptor: pywsgi closes the handler's socket when this
+        # greenlet ends, and with it the request's objects and read buffer.
+        own = gevent.socket.socket(fileno=os.dup(self.socket.fileno()))
+        self._session = make_session(own, leftover)
         self._run_session = run
 
     def log_request(self) -> None:

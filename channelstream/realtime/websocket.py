@@ -1,4 +1,10 @@
-"""One WebSocket session: a reader loop in the handler's greenlet and a single write path.
+"""One WebSocket session: reads driven by an event-loop watcher, and a single write path.
+
+No greenlet waits on an idle socket: a libev watcher calls us when the client sends
+something, and everything we do with it never blocks. That keeps an idle connection down to
+a few small objects (a parked greenlet holds a copy of its C stack, and pywsgi's handler an
+8 KiB read buffer). Work that may block (saving positions to the engine) runs in a greenlet
+spawned when the session ends.
 
 Writes never wait for a slow client: a frame goes straight to the OS socket with a
 non-blocking send, and only what the kernel would not take is queued for this session's one
@@ -54,16 +60,18 @@ class WebSocketSession:
         "_grace",
         "_head_partial",
         "_message_size",
+        "_on_end",
         "_queued",
+        "_raw",
         "_raw_queue",
         "_send_now",
+        "_watcher",
         "_writer",
         "closed",
         "conn_id",
         "last_seen",
         "max_message",
         "max_queued",
-        "on_activity",
         "sock",
         "ws",
     )
@@ -79,6 +87,7 @@ class WebSocketSession:
         leftover: bytes = b"",
     ) -> None:
         self.sock = sock
+        self._raw = getattr(sock, "_sock", sock)
         # gevent's socket wraps the OS socket, which gevent keeps non-blocking: its send
         # answers at once with what the kernel took (measured 1.2-1.3x faster than sendall).
         self._send_now = getattr(sock, "_sock", sock).send
@@ -101,7 +110,8 @@ class WebSocketSession:
         self._head_partial = False
         # Catch-up bytes still queued: allowed on top of max_queued.
         self._grace = 0
-        self.on_activity: Callable[[], None] | None = None
+        self._watcher: Any = None
+        self._on_end: Callable[[], None] | None = None
 
     # -- the hub's side (never blocks) -----------------------------------------------
     def send_batch(self, batch: EventBatch) -> None:
@@ -243,26 +253,68 @@ class WebSocketSession:
             pass
 
     # -- reading (the handler's greenlet) --------------------------------------------
-    def run(self) -> None:
-        """Read until the client closes, the socket fails or the session is closed."""
+    def start(self, on_end: Callable[[], None]) -> None:
+        """Start reading; `on_end` runs in a new greenlet once the session is over."""
+        self._on_end = on_end
         try:
-            # After our close frame, keep reading until the client answers or is cut off.
-            while self._handle_events():
+            alive = self._handle_events()
+        except ProtocolError:
+            alive = True
+            self.close(CLOSE_PROTOCOL_ERROR, "protocol error")
+        if not alive:
+            self._end()
+            return
+        self._watcher = gevent.get_hub().loop.io(self._raw.fileno(), 1)
+        self._watcher.start(self._on_readable)
+
+    def _on_readable(self) -> None:
+        """Runs in gevent's hub when the socket is readable: must never block."""
+        try:
+            while True:
                 try:
-                    data = self.sock.recv(READ_SIZE)
+                    data = self._raw.recv(READ_SIZE)
+                except BlockingIOError:
+                    return
                 except OSError:
-                    break
+                    data = b""
                 if not data:
-                    break
+                    self._end()
+                    return
                 self.last_seen = self._clock()
                 self.ws.receive_data(data)
+                if not self._handle_events():
+                    self._end()
+                    return
+                if len(data) < READ_SIZE:
+                    return
         except ProtocolError as exc:
             log.info("websocket %s protocol error: %s", self.conn_id, exc)
             self.close(CLOSE_PROTOCOL_ERROR, "protocol error")
+        except Exception:
+            log.exception("websocket %s failed", self.conn_id)
+            self._abort()
+            self._end()
+
+    def _end(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.close()
+            self._watcher = None
+        self.closed = True
+        if self._writer is None:
+            self._shutdown()
+        on_end, self._on_end = self._on_end, None
+        gevent.spawn(self._finish, on_end)
+
+    def _finish(self, on_end: Callable[[], None] | None) -> None:
+        try:
+            if on_end is not None:
+                on_end()
         finally:
-            self.closed = True
-            if self._writer is None:
-                self._shutdown()
+            writer = self._writer
+            if writer is not None:
+                writer.join(CLOSE_TIMEOUT)
+            self.sock.close()
 
     def _handle_events(self) -> bool:
         """Act on what the client sent; False once the close handshake is over."""
@@ -275,10 +327,9 @@ class WebSocketSession:
                     self.close(CLOSE_TOO_BIG, "message too big")
                     continue
                 if event.message_finished:
+                    # Anything a client sends counts as activity (the JS client's heartbeat):
+                    # last_seen is set on every read, and the heartbeat pass reports it.
                     self._message_size = 0
-                    # Anything a client sends counts as activity (the JS client's heartbeat).
-                    if self.on_activity is not None:
-                        self.on_activity()
             elif isinstance(event, Ping):
                 if not self.closed:
                     self._write(self.ws.send(event.response()))

@@ -131,21 +131,21 @@ class ClientViews:
 
 
 def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Resume) -> None:
-    """Run one upgraded socket: catch up, then read until it ends; always detach."""
+    """Attach an upgraded socket (catch-up, then live) and let its watcher take over."""
     try:
         local = attaching.attach(state, session.conn_id, session, resume)
     except Exception:
         # The shared state is unreachable (Redis down): the client retries with backoff.
         log.warning("attaching %s failed", session.conn_id, exc_info=True)
         session.close(CLOSE_TRY_AGAIN, "try again later")
-        session.run()  # until the close frame is out and the socket ends
+        session.start(on_end=_nothing)
         return
     if local is None:
         session.close(CLOSE_NORMAL, "unknown connection")
-        session.run()
+        session.start(on_end=_nothing)
         return
-    session.on_activity = lambda: state.engine.touch_connection(session.conn_id, state.clock())
-    try:
-        session.run()
-    finally:
-        attaching.detach(state, local)
+    session.start(on_end=lambda: attaching.detach(state, local))
+
+
+def _nothing() -> None:
+    return None
