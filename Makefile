@@ -22,7 +22,7 @@ setup-test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check channelstream tests bench demo
-	$(VENV)/bin/ruff format --check channelstream tests
+	$(VENV)/bin/ruff format --check channelstream tests demo
 	$(VENV)/bin/mypy
 
 test: setup-test lint

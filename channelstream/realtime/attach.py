@@ -31,7 +31,7 @@ def parse_resume(text: str | None) -> Resume:
     if not isinstance(data, dict):
         raise BadRequest({"resume": ["Must be an object."]})
     resume: Resume = {}
-    channels = data.get("channels") or {}
+    channels = data.get("channels", {})
     if not isinstance(channels, dict):
         raise BadRequest({"resume": {"channels": ["Must be an object."]}})
     for name, position in channels.items():
@@ -62,6 +62,10 @@ def attach(
     if conn is None:
         return None
     positions = dict(conn.positions)
+    live = state.hub.connections.get(conn_id)
+    if live is not None:
+        # A transport still attached here knows better than the stored record.
+        positions.update(live.positions)
     asked = {key for key in resume if key is DIRECT or key in conn.channels}
     positions.update({key: resume[key] for key in asked})
     local = state.hub.attach(conn.conn_id, conn.username, conn.channels, positions, transport)
