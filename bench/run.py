@@ -943,6 +943,11 @@ def write_benchmarks_md(report, rows, path):
         "deliveries (or requests); RSS from `/proc/PID/status` (VmRSS). RSS per connection = "
         "(RSS with all websockets open - RSS before the first one) / connections.",
         "- Connects/s: `POST /connect` then the WebSocket handshake, 64 clients at a time.",
+        "- Long-poll: each client loops on `GET /listen?conn_id=...` over its own keep-alive "
+        "connection, sending the next poll as soon as an answer arrives.",
+        "- Latency at 10 msgs/s includes the load generator reading the 1000 frames of one "
+        "message one after the other (about 1-2 ms per 100 frames on its core), for both "
+        "servers alike.",
         "- Idle CPU: server CPU over 10 s with every connection open, the server sending its "
         'heartbeats and each client sending `{"type": "heartbeat"}` every 10 s like the JS '
         "client.",
