@@ -644,6 +644,10 @@ class RedisEngine(Engine):
             log.warning("positions of %s not saved, redis unavailable: %s", conn_id, exc)
 
     def collectable_connections(self, idle_before: float) -> list[str]:
+        if not self.subscribed:
+            # Cut off from the bus (Redis away, or back while our subscriber still waits to
+            # reconnect): other nodes' heartbeats and touches may have lapsed meanwhile.
+            return []
         grace = self.node_ttl / 3 + 2 * BACKOFF_MAX
         if self._resumed_at is not None and time.monotonic() - self._resumed_at < grace:
             # Just back from an outage: give every node the time to touch its sockets again.

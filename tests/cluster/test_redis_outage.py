@@ -46,7 +46,9 @@ class Publisher(threading.Thread):
             time.sleep(0.01)
 
 
-def read_until_covered(client: WSClient, accepted: set[int], timeout: float = 20) -> None:
+def read_until_covered(
+    client: WSClient, accepted: set[int], node: ServerProcess, timeout: float = 20
+) -> None:
     """Read until every accepted message arrived, or a gap notice did."""
     deadline = time.monotonic() + timeout
     while True:
@@ -54,8 +56,18 @@ def read_until_covered(client: WSClient, accepted: set[int], timeout: float = 20
         if accepted <= got or any(m.get("type") == "gap" for m in client.received):
             return
         left = deadline - time.monotonic()
-        if left <= 0 or client.read_frame(left) is None:
-            raise AssertionError(f"missing without a gap notice: {sorted(accepted - got)}")
+        how = "timed out" if left <= 0 else ""
+        if not how and client.read_frame(left) is None:
+            how = "closed by the server"
+        if how:
+            lines = []
+            if node.log_path is not None and node.log_path.exists():
+                text = node.log_path.read_text(errors="replace").splitlines()
+                lines = [line for line in text if "channelstream.access" not in line][-25:]
+            raise AssertionError(
+                f"{how}; missing without a gap notice: {sorted(accepted - got)}\n"
+                + "\n".join(lines)
+            )
 
 
 @pytest.mark.timeout(90)
@@ -81,8 +93,8 @@ def test_redis_restart_mid_traffic_loses_nothing(logs_dir: Path) -> None:
             publisher.join(10)
             assert publisher.refused > 0  # the outage was real
             accepted = set(publisher.accepted)
-            for client in clients:
-                read_until_covered(client, accepted)
+            for client, node in zip(clients, nodes, strict=True):
+                read_until_covered(client, accepted, node)
                 messages = [m for m in client.received if m.get("type") == "message"]
                 gaps = [m for m in client.received if m.get("type") == "gap"]
                 got = {m["message"]["n"] for m in messages}

@@ -181,6 +181,25 @@ def test_a_dead_nodes_connections_become_collectable(fresh_redis: MakeEngine) ->
     assert doomed.node_id.encode() not in client.smembers(survivor.prefix + "nodes")
 
 
+def test_no_collection_while_cut_off_or_just_back(fresh_redis: MakeEngine) -> None:
+    """After a Redis outage every heartbeat key may have expired: a node collects nothing
+    until its own bus is back and the others had the time to heartbeat again."""
+    collector = fresh_redis()
+    collector.start(lambda envelope: None)
+    other = fresh_redis(node_ttl=1)
+    other.start(lambda envelope: None)
+    now = time.time()
+    other.add_connection("elsewhere", "alice", now)
+    other.stop()  # its key expires, as it would during an outage
+    time.sleep(1.3)
+    collector.interrupt_bus()  # Redis answers commands, our subscriber is not back yet
+    assert collector.collectable_connections(now - 60) == []
+    collector.resume_bus()  # back: a grace period starts
+    assert collector.collectable_connections(now - 60) == []
+    collector._resumed_at = None  # the grace period is over
+    assert collector.collectable_connections(now - 60) == ["elsewhere"]
+
+
 def test_parted_once_when_several_nodes_collect(fresh_redis: MakeEngine) -> None:
     nodes = [node(fresh_redis()) for _ in range(3)]
     observer_id, observer = listen(nodes[0], "watcher", [])
