@@ -935,8 +935,22 @@ async function scenarioIdle(p) {
   for (const c of httpConns) c.close();
   const opened = sockets.filter(Boolean).length;
   log('idle: ' + opened + ' websockets open in ' + round(t1 - t0, 2) + ' s');
-  // client heartbeats like the JavaScript client: {"type": "heartbeat"} every p.heartbeat s
+  await sleep((p.settle || 2) * 1000);
+  const rssConnected = sampler.rssKiB();
+
+  // window 1: nothing but the server's own heartbeats
+  const hb0 = tracker.heartbeats;
+  const i0 = sampler.sample();
+  await sleep(p.idle * 1000);
+  const i1 = sampler.sample();
+  const hb1 = tracker.heartbeats;
+  const openAfterIdle = sockets.filter((ws) => ws && ws.readyState === WebSocket.OPEN).length;
+
+  // window 2: each client also sends {"type": "heartbeat"} every p.heartbeat s, like the
+  // JavaScript client (first ones spread over the interval)
   const timers = [];
+  let h0 = i1;
+  let h1 = i1;
   if (p.heartbeat) {
     for (const ws of sockets) {
       if (!ws) continue;
@@ -949,23 +963,21 @@ async function scenarioIdle(p) {
       }, Math.random() * p.heartbeat * 1000);
       timers.push(first);
     }
+    h0 = sampler.sample();
+    await sleep(p.heartbeat * 1000);
+    h1 = sampler.sample();
   }
-  await sleep((p.settle || 2) * 1000);
-  const rssConnected = sampler.rssKiB();
-  const hb0 = tracker.heartbeats;
-  const i0 = sampler.sample();
-  await sleep(p.idle * 1000);
-  const i1 = sampler.sample();
   const rssEnd = sampler.rssKiB();
-  const hb1 = tracker.heartbeats;
   const stillOpen = sockets.filter((ws) => ws && ws.readyState === WebSocket.OPEN).length;
   for (const t of timers) clearTimeout(t);
   for (const ws of sockets) if (ws) ws.terminate();
   const idleSpan = i1.t - i0.t;
+  const hbSpan = h1.t - h0.t;
   return {
     conns: n,
     opened,
     failures,
+    open_after_idle: openAfterIdle,
     still_open: stillOpen,
     closed_during_test: closed,
     close_codes: closeCodes,
@@ -973,6 +985,8 @@ async function scenarioIdle(p) {
     connects_per_s: round(opened / (t1 - t0), 1),
     connect_server_cpu_us_per_connect: round(((c1.cpu - c0.cpu) * 1e6) / Math.max(1, opened), 1),
     connect_server_cpu_util: round((c1.cpu - c0.cpu) / (t1 - t0), 3),
+    connect_loadgen_cpu_util: round((c1.self - c0.self) / (t1 - t0), 3),
+    connect_loadgen_cpu_us_per_connect: round(((c1.self - c0.self) * 1e6) / Math.max(1, opened), 1),
     server_rss_kib_base: rssBase,
     server_rss_kib_connected: rssConnected,
     server_rss_kib_end: rssEnd,
@@ -982,6 +996,8 @@ async function scenarioIdle(p) {
     idle_server_sched_util: round((i1.sched - i0.sched) / idleSpan, 4),
     server_heartbeat_frames_in_window: hb1 - hb0,
     client_heartbeats_every_s: p.heartbeat,
+    client_heartbeat_window_s: round(hbSpan, 2),
+    idle_with_client_heartbeats_server_cpu_util: hbSpan > 0 ? round((h1.cpu - h0.cpu) / hbSpan, 4) : null,
     bad_frames: tracker.badFrames,
     loadgen_idle_cpu_util: round((i1.self - i0.self) / idleSpan, 4),
     ...interference(i0, i1),
