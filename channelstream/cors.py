@@ -21,6 +21,14 @@ ALLOW_HEADERS = (
 )
 
 
+COMMON_HEADERS = [
+    ("Access-Control-Allow-Methods", ALLOW_METHODS),
+    ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+    ("Access-Control-Max-Age", "86400"),
+    ("XDomainRequestAllowed", "1"),
+]
+
+
 def add_cors_headers(request: Request, response: Response) -> None:
     route = getattr(request, "matched_route", None)
     # Our routes, and our static files (the JS client is loaded from other origins).
@@ -32,19 +40,15 @@ def add_cors_headers(request: Request, response: Response) -> None:
     if route is None or not (route.name.startswith(ROUTE_PREFIX) or own_static):
         return
     allowed = request.registry["channelstream.allow_cors"]
-    origin = request.headers.get("Origin")
-    headers = response.headers
     if "*" in allowed:
-        headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in allowed:
-        headers["Access-Control-Allow-Origin"] = origin
-        headers["Vary"] = "Origin"
+        first = [("Access-Control-Allow-Origin", "*")]
     else:
-        return
-    headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
-    headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-    headers["Access-Control-Max-Age"] = "86400"
-    headers["XDomainRequestAllowed"] = "1"
+        origin = request.headers.get("Origin")
+        if not origin or origin not in allowed:
+            return
+        first = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+    # Appended to the raw header list: WebOb's per-header setter scans the whole list.
+    response.headerlist.extend(first + COMMON_HEADERS)
 
 
 def cors_tween_factory(

@@ -16,6 +16,7 @@ class Event:
 
     __slots__ = (
         "_body",
+        "_replayed",
         "channel",
         "direct_to",
         "epoch",
@@ -46,6 +47,7 @@ class Event:
         self.pm_users = pm_users
         self.exclude_users = exclude_users
         self._body = body
+        self._replayed: bytes | None = None
         # Filled by realtime.frames on first use: the same bytes go to every socket.
         self.ws_frame: bytes | None = None
 
@@ -65,8 +67,11 @@ class Event:
         return self._body
 
     def replayed(self) -> bytes:
-        """The encoding sent on catch-up: the same payload with ``catchup: true``."""
-        return jsonenc.dumps({**self.payload, "catchup": True})
+        """The encoding sent on catch-up: the same payload with ``catchup: true``, made once
+        (long-poll clients under load catch up on every poll)."""
+        if self._replayed is None:
+            self._replayed = jsonenc.dumps({**self.payload, "catchup": True})
+        return self._replayed
 
     def reaches(self, username: str) -> bool:
         """Whether the delivery rules let this event reach the user (exclusion wins)."""
