@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from channelstream.engine.redis import RedisEngine
+from channelstream.engine.redis import RedisEngine, make_client
 from tests.engine.conftest import engine_settings
 from tests.engine.test_redis_engine import listen, node, say, wait_until
 from tests.support.redis_server import RedisServer, SentinelServer
@@ -57,3 +57,27 @@ def test_the_engine_follows_a_sentinel_failover() -> None:
         sentinel.close()
         replica.close()
         master.close()
+
+
+def test_sentinel_urls_name_the_sentinels_service_db_and_password() -> None:
+    client = make_client(
+        "redis+sentinel://:s%40cret@10.0.0.1:26380,10.0.0.2,[::1]:26381/my-master/3",
+        socket_connect_timeout=1,
+    )
+    pool = client.connection_pool
+    assert pool.service_name == "my-master"  # type: ignore[attr-defined]
+    assert pool.connection_kwargs["db"] == 3
+    assert pool.connection_kwargs["password"] == "s@cret"
+    sentinels = pool.sentinel_manager.sentinels  # type: ignore[attr-defined]
+    assert [s.connection_pool.connection_kwargs["host"] for s in sentinels] == [
+        "10.0.0.1",
+        "10.0.0.2",
+        "::1",
+    ]
+    assert [s.connection_pool.connection_kwargs["port"] for s in sentinels] == [
+        26380,
+        26379,
+        26381,
+    ]
+    plain = make_client("redis://127.0.0.1:6390/2")
+    assert plain.connection_pool.connection_kwargs["db"] == 2
