@@ -291,6 +291,7 @@ class RedisEngine(Engine):
         self._deliver: Deliver | None = None
         self._resync: Callable[[], None] | None = None
         self._on_subscribed: Callable[[Subscribed], None] | None = None
+        self._listened: Callable[[str], int] | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -320,6 +321,8 @@ class RedisEngine(Engine):
             self._on_subscribed = lambda envelope: redis_resync.after_subscribed(
                 hub, self, envelope
             )
+            # Every node hears every channel: decode only what has a listener here.
+            self._listened = hub.channel_listeners
         self._stopping.clear()
         self._start_thread(self._listen, "channelstream-redis-bus")
         self._start_thread(self._heartbeat_loop, "channelstream-redis-heartbeat")
@@ -445,6 +448,11 @@ class RedisEngine(Engine):
         if deliver is None:
             return
         try:
+            if self._listened is not None and data[:3] == b'E{"':
+                rules_text, _, _ = data[1:].partition(b"\n")
+                channel = jsonenc.loads(rules_text)["c"]
+                if channel is not None and not self._listened(channel):
+                    return
             envelope = decode_envelope(data)
         except (ValueError, KeyError, TypeError):
             log.exception("undecodable envelope on the redis bus")

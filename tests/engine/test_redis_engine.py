@@ -365,3 +365,29 @@ def test_deployments_in_different_databases_stay_apart(redis_server: RedisServer
     finally:
         one.engine.stop()
         two.engine.stop()
+
+
+class CountingHub(Hub):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[Any] = []
+
+    def deliver(self, envelope: Any) -> None:
+        self.seen.append(envelope)
+        super().deliver(envelope)
+
+
+def test_a_node_decodes_only_channels_it_has_listeners_for(fresh_redis: MakeEngine) -> None:
+    engine = fresh_redis()
+    hub = CountingHub()
+    a = State(settings=engine.settings, engine=engine, hub=hub)
+    engine.start(hub.deliver)
+    b = node(fresh_redis())
+    _, recorder = listen(a, "alice", ["here"])
+    b.engine.ensure_channel("elsewhere", None, time.time())
+    say(b, "elsewhere", 1)
+    say(b, "here", 2)
+    b.engine.publish(Event({"type": "message"}, channel=None, direct_to="alice"), now=1.0)
+    wait_until(lambda: len(recorder.items) == 2)
+    events = [e for e in hub.seen if isinstance(e, Event)]
+    assert [(e.channel, e.direct_to) for e in events] == [("here", None), (None, "alice")]
