@@ -48,6 +48,7 @@ setup(
             "redis>=5.0,<9",
             "hiredis>=2.0",
             "flask>=3.0",
+            "hypothesis>=6.100",
         ],
         "dev": ["mypy>=1.10", "ruff>=0.6"],
     },

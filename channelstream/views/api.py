@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from channelstream import operations
 from channelstream.errors import ValidationFailed
+from channelstream.schemas import fastpath
 from channelstream.schemas.connections import (
     ChannelConfigChangesSchema,
     ConnectSchema,
@@ -110,7 +111,10 @@ class ServerApiViews:
 
     # -- messages --------------------------------------------------------------------
     def message_post(self) -> list[dict[str, Any]]:
-        messages = load(MessageSchema, json_body(self.request, self.state), many=True)
+        body = json_body(self.request, self.state)
+        messages = fastpath.messages(body)
+        if messages is None:
+            messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
 
     def message_patch(self) -> list[dict[str, Any]]:
