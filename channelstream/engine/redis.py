@@ -31,8 +31,11 @@ braces are a hash tag, so on a Redis Cluster every key lands in one slot):
 ==================  ===============================================================
 
 Atomicity: every write that the contract calls atomic is one Lua script (see
-``redis_scripts``) or a WATCH/MULTI transaction (user state and channel configs, whose merge
-rules live in Python and must match the memory engine exactly).
+``redis_scripts``). Where the merge rules live in Python and must match the memory engine
+exactly, Python computes and a script applies: user state with WATCH/MULTI on the user's own
+key; channel configs as a compare-and-set on the ``cfg`` field, and edits and deletes as
+replacements of exact items, so that a channel's publishes (which touch its other keys all
+the time) never make them retry.
 
 Fan-out: Redis pub/sub, one channel for everything. ``publish`` assigns the offset, keeps
 the event and PUBLISHes it inside one script, so every node receives every stream in offset
@@ -286,6 +289,8 @@ class RedisEngine(Engine):
                 "COLLECT_USERS",
                 "NODE_HEARTBEAT",
                 "USER_CHANNELS",
+                "SET_CONFIG",
+                "REWRITE",
             )
         }
         self._deliver: Deliver | None = None
@@ -703,24 +708,19 @@ class RedisEngine(Engine):
         if created:
             return config
         key = f"{self.prefix}c:{name}"
-        history = f"{self.prefix}ch:{name}"
-        result: list[ChannelConfig] = [config]
-
-        def change(pipe: Any) -> None:
-            text = pipe.hget(key, "cfg")
+        while True:
+            text = self.redis.hget(key, "cfg")
             if text is None:
-                return  # collected meanwhile
+                return config  # collected meanwhile
             updated = self._bounded(ChannelConfig(**jsonenc.loads(text)).updated(changes))
-            pipe.multi()
-            pipe.hset(key, mapping=self._config_fields(updated))
-            if updated.history_size:
-                pipe.ltrim(history, -updated.history_size, -1)
-            else:
-                pipe.delete(history)
-            result[0] = updated
-
-        self.redis.transaction(change, key)
-        return result[0]
+            fields = self._config_fields(updated)
+            done = self._run(
+                "SET_CONFIG", name, text, fields["cfg"], fields["sf"], fields["sh"], fields["hs"]
+            )
+            if done == 1:
+                return updated
+            if done == -1:
+                return config
 
     def channel_config(self, name: str) -> ChannelConfig | None:
         text = self.redis.hget(f"{self.prefix}c:{name}", "cfg")
@@ -834,71 +834,52 @@ class RedisEngine(Engine):
         stream: Stream,
         uuid_: str,
         change_log: Callable[[dict[str, Any]], dict[str, Any] | None],
-        change_history: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None],
+        change_item: Callable[[dict[str, Any]], dict[str, Any] | None],
     ) -> bool:
-        """Change the first kept `message` with this uuid in the window, and the history,
-        in one optimistic transaction."""
+        """Change the first kept `message` with this uuid in the window, and the history
+        items with this uuid, in place and in one atomic step (no retry under traffic)."""
         log_key, history_key = self._stream_keys(stream)
         needle = uuid_.encode()
-        found = [False]
-
-        def change(pipe: Any) -> None:
-            entries = pipe.zrange(log_key, 0, -1, withscores=True)
-            items = pipe.lrange(history_key, 0, -1) if history_key else []
-            # (old member, new member or None, score) for the window; new history or None.
-            window_change: tuple[bytes, bytes | None, float] | None = None
-            for member, score in entries:
-                if needle not in member:
+        args: list[Any] = [log_key, b"", b"", 0, history_key or ""]
+        entries: list[tuple[bytes, float]] = self.redis.zrange(log_key, 0, -1, withscores=True)  # type: ignore[assignment]
+        for member, score in entries:
+            if needle not in member:
+                continue
+            event = decode_entry(member)
+            if event.uuid != uuid_ or event.type != "message":
+                continue
+            replacement = change_log(event.payload)
+            new_member = (
+                b"" if replacement is None else encode_entry(event.with_payload(replacement))
+            )
+            args[1:4] = [member, new_member, score]
+            break
+        if history_key:
+            items: list[bytes] = self.redis.lrange(history_key, 0, -1)  # type: ignore[assignment]
+            for item in items:
+                if needle not in item:
                     continue
-                event = decode_entry(member)
-                if event.uuid != uuid_ or event.type != "message":
-                    continue
-                replacement = change_log(event.payload)
-                new_member = (
-                    None if replacement is None else encode_entry(event.with_payload(replacement))
-                )
-                window_change = (member, new_member, score)
-                break
-            new_history = None
-            if history_key and items:
-                new_history = change_history([jsonenc.loads(item) for item in items])
-            found[0] = window_change is not None or new_history is not None
-            if not found[0]:
-                return
-            pipe.multi()
-            if window_change is not None:
-                old, new, score = window_change
-                pipe.zrem(log_key, old)
-                if new is not None:
-                    pipe.zadd(log_key, {new: score})
-            if history_key and new_history is not None:
-                pipe.delete(history_key)
-                if new_history:
-                    pipe.rpush(history_key, *[jsonenc.dumps(item) for item in new_history])
-
-        watched = [log_key] + ([history_key] if history_key else [])
-        self.redis.transaction(change, *watched)
-        return found[0]
+                changed = change_item(jsonenc.loads(item))
+                if changed is not None:
+                    args += [item, b"" if not changed else jsonenc.dumps(changed)]
+        if not args[1] and len(args) == 5:
+            return False
+        return bool(self._run("REWRITE", *args))
 
     def edit_message(self, stream: Stream, uuid: str, changes: dict[str, Any]) -> bool:
         edits = {key: changes[key] for key in EDITABLE_KEYS if key in changes}
 
-        def history(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-            hit = False
-            for item in items:
-                if item.get("uuid") == uuid:
-                    item.update(edits)
-                    hit = True
-            return items if hit else None
+        def item(value: dict[str, Any]) -> dict[str, Any] | None:
+            return {**value, **edits} if value.get("uuid") == uuid else None
 
-        return self._rewrite(stream, uuid, lambda payload: {**payload, **edits}, history)
+        return self._rewrite(stream, uuid, lambda payload: {**payload, **edits}, item)
 
     def delete_message(self, stream: Stream, uuid: str) -> bool:
-        def history(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-            kept = [item for item in items if item.get("uuid") != uuid]
-            return kept if len(kept) != len(items) else None
+        # An empty dict: remove the item.
+        def item(value: dict[str, Any]) -> dict[str, Any] | None:
+            return {} if value.get("uuid") == uuid else None
 
-        return self._rewrite(stream, uuid, lambda payload: None, history)
+        return self._rewrite(stream, uuid, lambda payload: None, item)
 
     def replay(self, stream: Stream, after: Position | None) -> Replay:
         kind, name = _stream_args(stream)

@@ -318,3 +318,46 @@ for _, conn in ipairs(redis.call('SMEMBERS', P .. 'uc:' .. user)) do
 end
 return names
 """
+
+# Change a channel's config if it is still the one the caller read (compare and set on the
+# ``cfg`` field only, so that concurrent publishes to the channel never force a retry).
+SET_CONFIG = """
+local P, name = ARGV[1], ARGV[2]
+local ck = P .. 'c:' .. name
+local current = redis.call('HGET', ck, 'cfg')
+if not current then return -1 end
+if current ~= ARGV[3] then return 0 end
+redis.call('HSET', ck, 'cfg', ARGV[4], 'sf', ARGV[5], 'sh', ARGV[6], 'hs', ARGV[7])
+local size = tonumber(ARGV[7])
+if size > 0 then
+  redis.call('LTRIM', P .. 'ch:' .. name, -size, -1)
+else
+  redis.call('DEL', P .. 'ch:' .. name)
+end
+return 1
+"""
+
+# Replace (or, with an empty replacement, remove) exact items of a window and of a history
+# in place: ARGV[2] the window key, ARGV[3] the old member, ARGV[4] its replacement, ARGV[5]
+# its score, ARGV[6] the history key, then (old item, replacement) pairs. An item that left
+# meanwhile (trimmed by a publish) is simply not found. Answers how many were changed.
+REWRITE = """
+local logk, old, new, score, histk = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local changed = 0
+if old ~= '' and redis.call('ZREM', logk, old) == 1 then
+  changed = changed + 1
+  if new ~= '' then redis.call('ZADD', logk, score, new) end
+end
+for i = 7, #ARGV, 2 do
+  local at = redis.call('LPOS', histk, ARGV[i])
+  if at then
+    changed = changed + 1
+    if ARGV[i + 1] == '' then
+      redis.call('LREM', histk, 1, ARGV[i])
+    else
+      redis.call('LSET', histk, at, ARGV[i + 1])
+    end
+  end
+end
+return changed
+"""

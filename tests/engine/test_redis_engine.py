@@ -391,3 +391,51 @@ def test_a_node_decodes_only_channels_it_has_listeners_for(fresh_redis: MakeEngi
     wait_until(lambda: len(recorder.items) == 2)
     events = [e for e in hub.seen if isinstance(e, Event)]
     assert [(e.channel, e.direct_to) for e in events] == [("here", None), (None, "alice")]
+
+
+@pytest.mark.timeout(30)
+def test_edits_and_configs_go_through_under_traffic(fresh_redis: MakeEngine) -> None:
+    """Publishes touch a channel's keys all the time; edits and config changes must not
+    have to wait for a quiet moment."""
+    writer, editor = fresh_redis(), fresh_redis()
+    for engine in (writer, editor):
+        engine.start(lambda envelope: None)
+    writer.ensure_channel("busy", {"store_history": True, "history_size": 50}, 1.0)
+    target = writer.publish(
+        Event({"type": "message", "uuid": "keep-me", "message": {"v": 0}}, channel="busy"),
+        now=1.0,
+        history=True,
+    )
+    assert target is not None
+    halt = threading.Event()
+
+    def flood() -> None:
+        n = 0
+        while not halt.is_set():
+            n += 1
+            writer.publish(Event({"type": "message", "n": n}, channel="busy"), now=1.0)
+
+    threads = [threading.Thread(target=flood) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        started = time.monotonic()
+        for v in range(1, 21):
+            changes = {"message": {"v": v}}
+            assert editor.edit_message(channel_stream("busy"), "keep-me", changes) is True
+            size = 10 + v % 5
+            assert (
+                editor.configure_channel("busy", {"history_size": size}, 1.0).history_size == size
+            )
+        assert time.monotonic() - started < 10
+    finally:
+        halt.set()
+        for thread in threads:
+            thread.join()
+    info = editor.channel_info("busy", include_history=True, include_users=False)
+    assert info is not None and info["settings"]["history_size"] == 10
+    # The flood kept no history: the edited message is its only item.
+    assert [(h["uuid"], h["message"]) for h in info["history"]] == [("keep-me", {"v": 20})]
+    assert editor.delete_message(channel_stream("busy"), "keep-me") is True
+    info = editor.channel_info("busy", include_history=True, include_users=False)
+    assert info is not None and info["history"] == []
