@@ -100,7 +100,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a server API signature stays valid.",
     ),
     Setting("engine", str, "memory", "`memory` (one node) or `redis` (several nodes)."),
-    Setting("redis_url", str, "redis://127.0.0.1:6379/0", "Redis URL for the redis engine."),
+    Setting(
+        "redis_url",
+        str,
+        "redis://127.0.0.1:6379/0",
+        "Redis URL for the redis engine: `redis://`, `rediss://`, `unix://`, or "
+        "`redis+sentinel://host:26379[,host:port...]/service[/db]` for Sentinel.",
+    ),
     Setting(
         "node_ttl",
         _positive_float,
