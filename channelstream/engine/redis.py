@@ -66,9 +66,10 @@ collects connections whose holders have not had the chance to touch them again.
 
 Threads: the subscriber and the heartbeat run in ``threading`` threads, which are greenlets
 in the monkey-patched server process (cooperative sockets) and real threads elsewhere
-(tests, embedding without gevent). Commands use one connection pool; the subscriber has its
-own single connection, with no hidden retries, so that every reconnection is seen and
-followed by a re-sync.
+(tests, embedding without gevent); under ``pserve --reload``, where the runner patches only
+after the application is built, they are gevent greenlets from the start. Commands use one
+connection pool; the subscriber has its own single connection, with no hidden retries, so
+that every reconnection is seen and followed by a re-sync.
 """
 
 from __future__ import annotations
@@ -300,6 +301,7 @@ class RedisEngine(Engine):
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._greenlets: list[Any] = []
         self._pubsub: Any = None
         self.subscribed = False
         self.outages = 0
@@ -328,6 +330,20 @@ class RedisEngine(Engine):
             )
             # Every node hears every channel: decode only what has a listener here.
             self._listened = hub.channel_listeners
+        if _patched_later():
+            # `pserve --reload`: the runner monkey-patches only after the application is
+            # built. Threads made now would be real ones, handing envelopes to the hub from
+            # outside gevent's loop; greenlets run once the server's loop does, patched.
+            import gevent
+            import gevent.event
+
+            self._stopping, self._ready = gevent.event.Event(), gevent.event.Event()
+            self._hold = gevent.event.Event()
+            self._hold.set()
+            self._greenlets = [gevent.spawn(self._listen), gevent.spawn(self._heartbeat_loop)]
+            log.info("redis engine node %s: bus in greenlets (patched later)", self.node_id)
+            return
+        log.info("redis engine node %s on %s", self.node_id, self._safe_url())
         self._stopping.clear()
         self._start_thread(self._listen, "channelstream-redis-bus")
         self._start_thread(self._heartbeat_loop, "channelstream-redis-heartbeat")
@@ -347,6 +363,11 @@ class RedisEngine(Engine):
         for thread in self._threads:
             thread.join(3)
         self._threads.clear()
+        if self._greenlets:
+            import gevent
+
+            gevent.joinall(self._greenlets, timeout=3)
+            self._greenlets.clear()
         self._deliver = None
         self.subscribed = False
         self.redis.connection_pool.disconnect()
@@ -902,6 +923,17 @@ class RedisEngine(Engine):
     def counters(self) -> dict[str, int]:
         total = self.redis.hget(self.prefix + "counters", "total_unique_messages")
         return {"total_unique_messages": int(total or 0)}
+
+
+def _patched_later() -> bool:
+    """Whether this process serves with gevent but is not patched yet (hupper's reloader
+    worker: channelstream.server patches when it starts serving)."""
+    try:
+        import hupper
+        from gevent import monkey
+    except ImportError:
+        return False
+    return bool(hupper.is_active()) and not monkey.is_module_patched("threading")
 
 
 def _new_epoch() -> str:
