@@ -166,7 +166,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "catchup_size",
         _positive_int,
-        "1000",
+        "500",
         "Events kept per channel (and per user's direct stream) for catch-up and resume.",
     ),
     Setting(

@@ -1,7 +1,8 @@
 """A published event: the payload clients receive, kept apart from its delivery rules.
 
-The payload is encoded to JSON once per publish (``body``); the realtime layer frames it once
-for WebSocket clients and keeps that frame in ``ws_frame``. Every recipient gets the same bytes.
+The payload is encoded to JSON once per publish (``body``); the realtime layer frames each
+batch of events once for WebSocket clients and keeps that frame on the batch (not on the
+event: events stay in catch-up windows, frames need not). Every recipient gets the same bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ class Event:
         "offset",
         "payload",
         "pm_users",
-        "ws_frame",
     )
 
     def __init__(
@@ -48,8 +48,6 @@ class Event:
         self.exclude_users = exclude_users
         self._body = body
         self._replayed: bytes | None = None
-        # Filled by realtime.frames on first use: the same bytes go to every socket.
-        self.ws_frame: bytes | None = None
 
     @property
     def type(self) -> str:

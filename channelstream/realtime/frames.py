@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from channelstream.model.event import Event, EventBatch
+from channelstream.model.event import EventBatch
 
 OPCODE_TEXT = 0x1
 FIN = 0x80
@@ -28,22 +28,11 @@ def text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
-def event_frame(event: Event) -> bytes:
-    """The frame for ``[event]``, made on first use and kept on the event."""
-    frame = event.ws_frame
-    if frame is None:
-        frame = event.ws_frame = text_frame(b"[" + event.body + b"]")
-    return frame
-
-
 def batch_frame(batch: EventBatch) -> bytes:
     """One frame for the whole batch, made on first use and shared by its recipients."""
     frame = batch.ws_frame
     if frame is None:
-        if len(batch.events) == 1:
-            frame = event_frame(batch.events[0])
-        else:
-            frame = text_frame(json_array([event.body for event in batch.events]))
+        frame = text_frame(json_array([event.body for event in batch.events]))
         batch.ws_frame = frame
     return frame
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import struct
 
-from channelstream.model.event import Event
-from channelstream.realtime.frames import HEARTBEAT_FRAME, event_frame, json_array, text_frame
+from channelstream.model.event import Event, EventBatch
+from channelstream.realtime.frames import HEARTBEAT_FRAME, batch_frame, json_array, text_frame
 
 
 def test_small_medium_and_large_frame_headers() -> None:
@@ -18,11 +18,12 @@ def test_heartbeat_is_an_empty_array() -> None:
     assert HEARTBEAT_FRAME == b"\x81\x02[]"
 
 
-def test_event_frame_is_built_once_and_shared() -> None:
-    event = Event({"type": "message", "offset": 1}, channel="c")
-    first = event_frame(event)
-    assert first is event_frame(event)
-    assert first.endswith(b"[" + event.body + b"]")
+def test_batch_frame_is_built_once_and_shared() -> None:
+    events = [Event({"type": "message", "offset": n}, channel="c") for n in (1, 2)]
+    batch = EventBatch(events)
+    first = batch_frame(batch)
+    assert first is batch_frame(batch)
+    assert first.endswith(b"[" + events[0].body + b"," + events[1].body + b"]")
 
 
 def test_json_array_joins_bodies() -> None:
