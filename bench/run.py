@@ -144,8 +144,8 @@ SCENARIOS = [
         "title": "10,000 idle websocket connections",
         "kind": "idle",
         # POST /connect + websocket open, 128 at a time (64 left channelstream's core partly
-        # idle; 0.7.1 is saturated either way); then 10 s idle with client heartbeats
-        # every 10 s (what the JavaScript client sends)
+        # idle; 0.7.1 is saturated either way); then 10 s idle with only the server's
+        # heartbeats, then 10 s with client heartbeats every 10 s (what the JS client sends)
         "params": {"conns": 10000, "concurrency": 128, "idle": 10, "heartbeat": 10, "settle": 2},
         "quick": {"conns": 1000, "idle": 3},
     },
