@@ -29,4 +29,8 @@ class ChannelConfig:
         return dataclasses.replace(self, **known)
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Not dataclasses.asdict: it deep-copies, about 9 us a call on every /connect.
+        return {name: getattr(self, name) for name in CONFIG_KEYS}
+
+
+CONFIG_KEYS = tuple(field.name for field in dataclasses.fields(ChannelConfig))

@@ -48,7 +48,10 @@ class ServerApiViews:
 
     # -- connections -----------------------------------------------------------------
     def connect(self) -> dict[str, Any]:
-        data = load(ConnectSchema, json_body(self.request, self.state))
+        body = json_body(self.request, self.state)
+        data = fastpath.connect(body)
+        if data is None:
+            data = load(ConnectSchema, body)
         conn, user = operations.connect(
             self.state,
             username=data["username"],

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from channelstream.schemas import fastpath
+from channelstream.schemas.connections import ConnectSchema
 from channelstream.schemas.messages import MessageSchema
 
 names = st.one_of(
@@ -86,3 +87,39 @@ def test_anything_unusual_defers_to_the_schema() -> None:
     ):
         assert fastpath.messages([odd]) is None, odd
     assert fastpath.messages({"user": "u"}) is None
+
+
+connect_keys = st.sampled_from(
+    [
+        "username",
+        "channels",
+        "conn_id",
+        "user_state",
+        "fresh_user_state",
+        "state_public_keys",
+        "channel_configs",
+        "info",
+        "other",
+    ]
+)
+state_dicts = st.dictionaries(st.text(max_size=3), values, max_size=3)
+connect_bodies = st.dictionaries(connect_keys, st.one_of(values, state_dicts), max_size=9)
+
+
+@settings(max_examples=600, deadline=None)
+@given(connect_bodies)
+def test_connect_fast_path_never_disagrees_with_the_schema(body: dict[str, Any]) -> None:
+    fast = fastpath.connect(body)
+    if fast is None:
+        return
+    try:
+        slow = ConnectSchema().load(body)
+    except ValidationError:
+        raise AssertionError(f"fast path accepted what the schema refuses: {body}") from None
+    assert fast == slow
+
+
+def test_the_common_connect_takes_the_fast_path() -> None:
+    body = {"username": "u", "channels": ["a", "b"], "user_state": {"x": 1}}
+    assert fastpath.connect(body) == ConnectSchema().load(body)
+    assert fastpath.connect({"username": "u", "info": {}}) is None
