@@ -41,7 +41,7 @@ LOADGEN = BENCH / "loadgen"
 RESULTS = BENCH / "results"
 LOGS = RESULTS / "logs"
 VENV_071 = BENCH / ".venv-071"
-PY_FOR_071 = "/root/.pyenv/versions/3.7.16/bin/python3"
+PY_FOR_071 = "/root/.pyenv/versions/3.7.16/bin/python3"  # or $BENCH_PYTHON37, see python37()
 SECRET = "benchsecret"
 SERVER_CORE = "0"
 LOADGEN_CORE = "1"
@@ -223,15 +223,28 @@ def ensure_loadgen():
     stamp.write_bytes(lock)
 
 
+def python37():
+    """A CPython 3.7 for 0.7.1: $BENCH_PYTHON37, pyenv's 3.7.x, or python3.7 on the PATH."""
+    found = [os.environ.get("BENCH_PYTHON37", ""), PY_FOR_071]
+    for root in (Path.home() / ".pyenv" / "versions", Path("/root/.pyenv/versions")):
+        found += sorted(str(p) for p in root.glob("3.7.*/bin/python3"))
+    found.append(shutil.which("python3.7") or "")
+    for candidate in found:
+        if candidate and Path(candidate).exists():
+            return candidate
+    sys.exit(
+        "Channelstream 0.7.1 needs CPython 3.7 (gevent 1.4.0 wheels): set BENCH_PYTHON37 "
+        "or install it with pyenv"
+    )
+
+
 def ensure_071():
     stamp = VENV_071 / ".bench-ok"
     if stamp.exists() and stamp.read_text() == PINS_071:
         return
     if VENV_071.exists():
         shutil.rmtree(VENV_071)
-    if not Path(PY_FOR_071).exists():
-        sys.exit("Python 3.7 is needed for Channelstream 0.7.1: " + PY_FOR_071)
-    run([PY_FOR_071, "-m", "venv", str(VENV_071)])
+    run([python37(), "-m", "venv", str(VENV_071)])
     pip = [str(VENV_071 / "bin" / "python"), "-m", "pip", "-q", "--disable-pip-version-check"]
     with tempfile.TemporaryDirectory() as tmp:
         req = Path(tmp) / "requirements-071.txt"
