@@ -225,6 +225,22 @@ def _rebind_pyramid_threadlocals() -> None:
     manager.stack = _GreenletStack()
 
 
+# A real-time server keeps many long-lived, mostly acyclic objects (catch-up windows,
+# connections); with Python's default thresholds (700, 10, 10) the cycle collector rescans
+# them again and again. Measured on channels_1000 (20-message publishes to 1000 channels,
+# one subscriber each): 43-45 us of server CPU per message with the defaults, 34-37 us
+# with these. Cyclic garbage still gets collected, only less often.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_garbage_collector() -> None:
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what exists at startup (modules, configuration) is never garbage
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def make_listener(host: str, port: int, backlog: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -256,6 +272,7 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         listen = f"{local_conf.get('host', '0.0.0.0')}:{local_conf.get('port', 8000)}"
     host, port = parse_listen(listen or settings.listen)
     listener = make_listener(host, port, settings.backlog, settings.reuse_port)
+    tune_garbage_collector()
     server = pywsgi.WSGIServer(
         listener, app, handler_class=ChannelstreamHandler, log=None, error_log=log
     )
