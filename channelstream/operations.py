@@ -18,7 +18,7 @@ from channelstream.engine.base import (
 )
 from channelstream.errors import ValidationFailed
 from channelstream.model.connection import Connection
-from channelstream.model.event import Event
+from channelstream.model.event import NOBODY, Event
 from channelstream.model.user import StateValue, User
 
 if TYPE_CHECKING:
@@ -266,8 +266,8 @@ def _route(
 ) -> Event | None:
     """One path for every published item: a channel event, or one direct event per user."""
     now = state.clock()
-    pm_users = frozenset(rules.get("pm_users") or ())
-    exclude = frozenset(rules.get("exclude_users") or ())
+    pm_users = frozenset(rules["pm_users"]) if rules.get("pm_users") else NOBODY
+    exclude = frozenset(rules["exclude_users"]) if rules.get("exclude_users") else NOBODY
     if rules.get("channel"):
         event = Event(payload, channel=rules["channel"], pm_users=pm_users, exclude_users=exclude)
         return state.engine.publish(event, now=now, history=history)

@@ -40,10 +40,9 @@ class StreamLog:
         self.floor = 0
         self.events: collections.deque[Event] = collections.deque(maxlen=size)
 
-    def stamp(self, payload: dict[str, Any]) -> None:
+    def stamp(self, event: Event) -> None:
         self.offset += 1
-        payload["offset"] = self.offset
-        payload["epoch"] = self.epoch
+        event.stamp(self.epoch, self.offset)
 
     def position(self) -> Position:
         return (self.epoch, self.offset)
@@ -337,28 +336,21 @@ class MemoryEngine(Engine):
             if channel is None:
                 return None
             channel.last_active = now
-            channel.log.stamp(event.payload)
-            stamped = Event(
-                event.payload,
-                channel=event.channel,
-                pm_users=event.pm_users,
-                exclude_users=event.exclude_users,
-            )
+            channel.log.stamp(event)
             if channel.config.store_frames:
-                channel.log.keep(stamped)
+                channel.log.keep(event)
             if history and channel.config.store_history and channel.config.history_size:
                 channel.history.append(event.payload)
                 del channel.history[: max(0, len(channel.history) - channel.config.history_size)]
         else:
             assert event.direct_to is not None
             log = self._user_log(event.direct_to)
-            log.stamp(event.payload)
-            stamped = Event(event.payload, channel=None, direct_to=event.direct_to)
-            log.keep(stamped)
+            log.stamp(event)
+            log.keep(event)
         if event.type == "message":
             self.unique_messages += 1
-        self._hand_over(stamped)
-        return stamped
+        self._hand_over(event)
+        return event
 
     def broadcast(self, envelope: Envelope) -> None:
         self._hand_over(envelope)

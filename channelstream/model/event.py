@@ -11,6 +11,8 @@ from typing import Any
 
 from channelstream import jsonenc
 
+NOBODY: frozenset[str] = frozenset()
+
 
 class Event:
     """One entry of a stream: a channel's log or a user's direct stream."""
@@ -33,8 +35,8 @@ class Event:
         *,
         channel: str | None,
         direct_to: str | None = None,
-        pm_users: frozenset[str] = frozenset(),
-        exclude_users: frozenset[str] = frozenset(),
+        pm_users: frozenset[str] = NOBODY,
+        exclude_users: frozenset[str] = NOBODY,
         body: bytes | None = None,
     ) -> None:
         self.payload = payload
@@ -48,6 +50,12 @@ class Event:
         self.exclude_users = exclude_users
         self._body = body
         self._replayed: bytes | None = None
+
+    def stamp(self, epoch: str, offset: int) -> None:
+        """Take the stream's place: only before the payload is encoded or shared."""
+        self.payload["offset"] = self.offset = offset
+        self.payload["epoch"] = self.epoch = epoch
+        self._body = self._replayed = None
 
     @property
     def type(self) -> str:
