@@ -216,6 +216,12 @@ class Engine(abc.ABC):
         store_frames) and history (when `history`), then hand it to every node's hub.
         Answers the stamped event, or None for an unknown channel."""
 
+    def publish_many(self, items: list[tuple[Event, bool]], *, now: float) -> list[Event | None]:
+        """`publish` for several `(event, history)` pairs, in order; answers what `publish`
+        would for each. A networked engine sends them in one round trip; each event is
+        still stamped, kept and handed over atomically on its own."""
+        return [self.publish(event, now=now, history=history) for event, history in items]
+
     @abc.abstractmethod
     def broadcast(self, envelope: Envelope) -> None:
         """Hand a control envelope to every node's hub."""

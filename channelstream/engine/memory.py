@@ -352,6 +352,9 @@ class MemoryEngine(Engine):
         self._hand_over(event)
         return event
 
+    def publish_many(self, items: list[tuple[Event, bool]], *, now: float) -> list[Event | None]:
+        return [self.publish(event, now=now, history=history) for event, history in items]
+
     def broadcast(self, envelope: Envelope) -> None:
         self._hand_over(envelope)
 

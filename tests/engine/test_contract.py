@@ -119,6 +119,30 @@ def test_publish_stamps_offset_and_epoch_per_stream(harness: Harness) -> None:
     assert info is not None and (info["epoch"], info["offset"]) == (one.epoch, 2)
 
 
+def test_publish_many_is_publish_in_order(harness: Harness) -> None:
+    engine = harness.engine
+    engine.ensure_channel("a", {"store_history": True}, NOW)
+    items = [
+        (Event(message(1), channel="a"), True),
+        (Event(message(2), channel="nope"), False),
+        (Event(message(3), channel=None, direct_to="bob"), False),
+        (Event(message(4), channel="a"), False),
+    ]
+    stamped = engine.publish_many(items, now=NOW)
+    assert [None if e is None else (e.channel, e.direct_to, e.offset) for e in stamped] == [
+        ("a", None, 1),
+        None,
+        (None, "bob", 1),
+        ("a", None, 2),
+    ]
+    got = events_of(harness.wait_for(3))
+    assert [e.payload["message"]["n"] for e in got] == [1, 3, 4]
+    info = engine.channel_info("a", include_history=True, include_users=False)
+    assert info is not None and [h["message"]["n"] for h in info["history"]] == [1]
+    assert engine.counters() == {"total_unique_messages": 3}
+    assert engine.publish_many([], now=NOW) == []
+
+
 def test_publish_to_an_unknown_channel_answers_none(harness: Harness) -> None:
     assert harness.engine.publish(Event(message(1), channel="nope"), now=NOW) is None
     assert harness.engine.channel_config("nope") is None
