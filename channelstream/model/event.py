@@ -130,6 +130,9 @@ class EventBatch:
     def __init__(self, events: list[Event]) -> None:
         self.events = events
         # No delivery rules in the batch: every member of the channel gets every event.
-        self.plain = all(not e.pm_users and not e.exclude_users for e in events)
+        if len(events) == 1:
+            self.plain = not events[0].pm_users and not events[0].exclude_users
+        else:
+            self.plain = all(not e.pm_users and not e.exclude_users for e in events)
         # Filled by realtime.frames on first use.
         self.ws_frame: bytes | None = None
