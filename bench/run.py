@@ -840,7 +840,12 @@ def table(rows):
         "| --- | --- | --: | --: | --: | --- | --- |",
     ]
     for r in rows:
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+        if r["ratio"] is None:
+            ratio = "-"
+        elif r["ratio"] < 1:
+            ratio = f"{r['ratio']:.3f}x"  # three places, so that 0.205 does not read as 0.20
+        else:
+            ratio = f"{r['ratio']:.2f}x"
         met = {True: "yes", False: "**no**", None: ("-" if not r["target"] else "n/a")}[r["met"]]
         out.append(
             f"| {r['scenario']} | {r['metric']} | {fmt(r['new'], r['unit'])} | "
