@@ -34,26 +34,14 @@ def includeme(config: Configurator) -> None:
     ]
     for name, pattern, methods, attr in api_routes:
         route(f"channelstream.{name}", pattern)
-        view(
-            ServerApiViews,
-            attr=attr,
-            route_name=f"channelstream.{name}",
-            request_method=methods,
-            renderer=RENDERER,
-        )
+        view(ServerApiViews, attr=attr, route_name=f"channelstream.{name}", request_method=methods)
     route("channelstream.message", "/message")
     for method, attr in (
         ("POST", "message_post"),
         ("PATCH", "message_patch"),
         ("DELETE", "message_delete"),
     ):
-        view(
-            ServerApiViews,
-            attr=attr,
-            route_name="channelstream.message",
-            request_method=method,
-            renderer=RENDERER,
-        )
+        view(ServerApiViews, attr=attr, route_name="channelstream.message", request_method=method)
 
     # Client API: browsers, with only a conn_id.
     route("channelstream.ws", "/ws")

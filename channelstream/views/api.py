@@ -21,7 +21,7 @@ from channelstream.schemas.messages import (
     MessageSchema,
 )
 from channelstream.security import require_api_caller
-from channelstream.views.helpers import json_body, load, state_of
+from channelstream.views.helpers import json_body, json_view, load, state_of
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -47,6 +47,7 @@ class ServerApiViews:
         )
 
     # -- connections -----------------------------------------------------------------
+    @json_view
     def connect(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
         data = fastpath.connect(body)
@@ -82,6 +83,7 @@ class ServerApiViews:
             raise ValidationFailed({"conn_id": ["Unknown connection."]})
         return data, conn
 
+    @json_view
     def subscribe(self) -> dict[str, Any]:
         data, conn = self._subscription_body()
         subscribed = operations.subscribe(
@@ -94,6 +96,7 @@ class ServerApiViews:
             "subscribed_to": sorted(subscribed),
         }
 
+    @json_view
     def unsubscribe(self) -> dict[str, Any]:
         data, conn = self._subscription_body()
         left = operations.unsubscribe(self.state, conn, data["channels"])
@@ -105,6 +108,7 @@ class ServerApiViews:
             "unsubscribed_from": sorted(left),
         }
 
+    @json_view
     def user_state(self) -> dict[str, Any]:
         data = load(UserStateSchema, json_body(self.request, self.state))
         user, changed = operations.set_user_state(
@@ -113,6 +117,7 @@ class ServerApiViews:
         return {"user_state": user.state, "changed_state": changed, "public_keys": user.public_keys}
 
     # -- messages --------------------------------------------------------------------
+    @json_view
     def message_post(self) -> list[dict[str, Any]]:
         body = json_body(self.request, self.state)
         messages = fastpath.messages(body)
@@ -120,15 +125,18 @@ class ServerApiViews:
             messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
 
+    @json_view
     def message_patch(self) -> list[dict[str, Any]]:
         edits = load(MessageEditSchema, json_body(self.request, self.state), many=True)
         return operations.edit_messages(self.state, edits)
 
+    @json_view
     def message_delete(self) -> list[dict[str, Any]]:
         deletes = load(MessageDeleteSchema, json_body(self.request, self.state), many=True)
         return operations.delete_messages(self.state, deletes)
 
     # -- channels --------------------------------------------------------------------
+    @json_view
     def channel_config(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
         if not isinstance(body, dict):
@@ -150,6 +158,7 @@ class ServerApiViews:
             self.state, names, include_history=False, include_users=False
         )
 
+    @json_view
     def info(self) -> dict[str, Any]:
         body = json_body(self.request, self.state, allow_empty=True)
         if body is None:
