@@ -4,7 +4,6 @@ faster than the standard library; everything that goes on the wire passes throug
 from __future__ import annotations
 
 import datetime
-import uuid
 from typing import Any
 
 import orjson
@@ -31,7 +30,3 @@ def utc_now_iso(now: float) -> str:
         .replace(tzinfo=None)
         .isoformat(timespec="microseconds")
     )
-
-
-def new_uuid() -> str:
-    return str(uuid.uuid4())

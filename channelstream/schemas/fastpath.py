@@ -30,6 +30,16 @@ def _names(value: Any, longest: int) -> list[str] | None:
     return value
 
 
+def _uuid(value: Any) -> str | None:
+    """LowerUUID's answer for a string, or None."""
+    if type(value) is not str:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
 def _message(item: Any, timestamp: str) -> dict[str, Any] | None:
     if type(item) is not dict:
         return None
@@ -53,12 +63,8 @@ def _message(item: Any, timestamp: str) -> dict[str, Any] | None:
     ):
         return None
     if "uuid" in item:
-        given = item["uuid"]
-        if type(given) is not str:
-            return None
-        try:
-            message_uuid = str(uuid.UUID(given))
-        except ValueError:
+        message_uuid = _uuid(item["uuid"])
+        if message_uuid is None:
             return None
     else:
         message_uuid = new_uuid()
@@ -113,11 +119,8 @@ def connect(data: Any) -> dict[str, Any] | None:
         return None
     conn_id = data.get("conn_id")
     if conn_id is not None:
-        if type(conn_id) is not str:
-            return None
-        try:
-            conn_id = str(uuid.UUID(conn_id))
-        except ValueError:
+        conn_id = _uuid(conn_id)
+        if conn_id is None:
             return None
     return {
         "username": username,

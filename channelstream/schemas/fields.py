@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime
 import random
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+
+from channelstream import jsonenc
 
 
 class BaseSchema(Schema):
@@ -49,7 +52,8 @@ class Timestamp(fields.DateTime):
 
 
 def utc_now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
+    """A default message timestamp, in the one format the server writes."""
+    return jsonenc.utc_now_iso(time.time())
 
 
 def new_uuid() -> str:

@@ -89,23 +89,23 @@ class ServerApiViews:
         subscribed = operations.subscribe(
             self.state, conn, data["channels"], data["channel_configs"]
         )
-        channels = sorted(self.state.engine.get_connection(conn.conn_id).channels)  # type: ignore[union-attr]
-        return {
-            "channels": channels,
-            "channels_info": self._info(channels, data["info"]),
-            "subscribed_to": sorted(subscribed),
-        }
+        return self._subscription_answer(conn.conn_id, data["info"], "subscribed_to", subscribed)
 
     @json_view
     def unsubscribe(self) -> dict[str, Any]:
         data, conn = self._subscription_body()
         left = operations.unsubscribe(self.state, conn, data["channels"])
-        refreshed = self.state.engine.get_connection(conn.conn_id)
+        return self._subscription_answer(conn.conn_id, data["info"], "unsubscribed_from", left)
+
+    def _subscription_answer(
+        self, conn_id: str, info: dict[str, Any], key: str, changed: list[str]
+    ) -> dict[str, Any]:
+        refreshed = self.state.engine.get_connection(conn_id)
         channels = sorted(refreshed.channels) if refreshed else []
         return {
             "channels": channels,
-            "channels_info": self._info(channels, data["info"]),
-            "unsubscribed_from": sorted(left),
+            "channels_info": self._info(channels, info),
+            key: sorted(changed),
         }
 
     @json_view

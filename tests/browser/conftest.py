@@ -39,6 +39,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.support.server import free_port
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SCREENSHOTS = HERE / "screenshots"
@@ -62,12 +64,6 @@ START_TIMEOUT = 30.0
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives a real chromium against real servers")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

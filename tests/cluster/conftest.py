@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.support import waiting
 from tests.support.redis_server import RedisServer
 from tests.support.server import ServerProcess
 
@@ -63,15 +64,8 @@ def nodes(redis_server: RedisServer, logs_dir: Path) -> Iterator[list[ServerProc
         yield running
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 10, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.05)
+# Cluster events (Redis restarts, node expiry) take longer than one node's.
+wait_until = functools.partial(waiting.wait_until, timeout=10)
 
 
 def health(node: ServerProcess) -> int:

@@ -9,7 +9,7 @@ import socket
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,18 +25,6 @@ CORS_METHODS = "GET, POST, OPTIONS, PUT, DELETE, PATCH"
 def name(prefix: str) -> str:
     """A name no other test uses (servers are shared per module)."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 5, interval: float = 0.02) -> Any:
-    """Poll until `check()` is truthy; answer its value, or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check}")
-        time.sleep(interval)
 
 
 def of_type(items: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:

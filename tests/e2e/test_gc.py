@@ -20,9 +20,9 @@ from tests.e2e.helpers import (
     of_type,
     open_ws,
     wait_for_text,
-    wait_until,
 )
 from tests.support.server import ServerProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(30)
 

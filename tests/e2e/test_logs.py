@@ -11,8 +11,8 @@ import requests
 import websocket
 from itsdangerous import TimestampSigner
 
-from tests.e2e.helpers import wait_until
 from tests.support.server import ServerProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(30)
 

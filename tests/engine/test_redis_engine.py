@@ -19,21 +19,11 @@ from channelstream.realtime import attach
 from channelstream.state import State
 from tests.engine.conftest import CATCHUP, Harness, engine_settings
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 MakeEngine = Callable[..., RedisEngine]
 
 pytestmark = pytest.mark.redis
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 5, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.01)
 
 
 class Recorder:

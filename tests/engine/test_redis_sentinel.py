@@ -10,8 +10,9 @@ import redis
 
 from channelstream.engine.redis import RedisEngine, make_client
 from tests.engine.conftest import engine_settings
-from tests.engine.test_redis_engine import listen, node, say, wait_until
+from tests.engine.test_redis_engine import listen, node, say
 from tests.support.redis_server import RedisServer, SentinelServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.redis
 
