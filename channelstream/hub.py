@@ -125,6 +125,10 @@ class Hub:
     def deliver(self, envelope: Envelope) -> None:
         if isinstance(envelope, Event):
             if envelope.channel is not None:
+                # Encoded now, while the payload is still in the CPU's cache: at the flush,
+                # after a thousand other channels' events, the same encoding cost several
+                # times more.
+                envelope.encode()
                 pending = self._pending.get(envelope.channel)
                 if pending is None:
                     self._pending[envelope.channel] = [envelope]

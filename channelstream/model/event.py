@@ -69,14 +69,19 @@ class Event:
     def body(self) -> bytes:
         """The live JSON encoding of the payload, made once."""
         if self._body is None:
-            self._body = jsonenc.dumps(self.payload)
+            self._body = jsonenc.dumps_kept(self.payload)
         return self._body
+
+    def encode(self) -> None:
+        """Make ``body`` now (a stamped event's payload no longer changes)."""
+        if self._body is None:
+            self._body = jsonenc.dumps_kept(self.payload)
 
     def replayed(self) -> bytes:
         """The encoding sent on catch-up: the same payload with ``catchup: true``, made once
         (long-poll clients under load catch up on every poll)."""
         if self._replayed is None:
-            self._replayed = jsonenc.dumps({**self.payload, "catchup": True})
+            self._replayed = jsonenc.dumps_kept({**self.payload, "catchup": True})
         return self._replayed
 
     def reaches(self, username: str) -> bool:

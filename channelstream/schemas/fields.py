@@ -56,9 +56,18 @@ def utc_now_iso() -> str:
     return jsonenc.utc_now_iso(time.time())
 
 
+# The version (4) and variant (RFC 4122) bits of a random UUID.
+_UUID4_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def new_uuid() -> str:
-    """A message's id: unique, not secret (conn_ids, which are, come from uuid4)."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    """A message's id: unique, not secret (conn_ids, which are, come from uuid4).
+
+    The same string ``str(uuid.UUID(int=..., version=4))`` gives, formatted without the
+    UUID object: 0.65 instead of 2.0 us, once per published message."""
+    digits = ((random.getrandbits(128) & _UUID4_KEEP) | _UUID4_SET).to_bytes(16, "big").hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def username(**kwargs: Any) -> fields.String:
