@@ -117,10 +117,8 @@ def _presence(
     users: list[dict[str, Any]] = []
     if config.broadcast_presence_with_user_lists:
         names = state.engine.channel_users(channel)
-        found = {user.username: user for user in state.engine.get_users(names)}
-        for name in names:
-            member = found.get(name)
-            users.append({"user": name, "state": member.public_state if member else {}})
+        found = dict(state.engine.user_states(names, public=True))
+        users = [{"user": name, "state": found.get(name, {})} for name in names]
     joined_state = None
     if action == "joined":
         user = state.engine.get_user(username)
@@ -318,11 +316,8 @@ def channels_info(
         result["channels"][name] = info
         listed.update(info["users"])
     # One engine call for all of them: on Redis, one round trip instead of one per user.
-    for user in state.engine.get_users(sorted(listed)):
-        result["users"].append(
-            {
-                "user": user.username,
-                "state": user.public_state if return_public_state else user.state,
-            }
-        )
+    result["users"] = [
+        {"user": name, "state": user_state}
+        for name, user_state in state.engine.user_states(sorted(listed), public=return_public_state)
+    ]
     return result

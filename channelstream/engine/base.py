@@ -115,6 +115,17 @@ class Engine(abc.ABC):
         found = [self.get_user(name) for name in usernames]
         return [user for user in found if user is not None]
 
+    def user_states(
+        self, usernames: list[str], *, public: bool
+    ) -> list[tuple[str, dict[str, StateValue]]]:
+        """(username, state) of the known users among `usernames`, in that order; only the
+        public keys when `public`. Answers /connect and /info list every member of a
+        channel: an engine that can read states without copying whole users overrides it."""
+        return [
+            (user.username, user.public_state if public else user.state)
+            for user in self.get_users(usernames)
+        ]
+
     @abc.abstractmethod
     def list_users(self) -> list[User]: ...
 

@@ -382,6 +382,18 @@ def test_get_users_answers_the_known_ones_in_order(harness: Harness) -> None:
     assert engine.get_users([]) == []
 
 
+def test_user_states_answer_the_known_ones_in_order_as_copies(harness: Harness) -> None:
+    engine = harness.engine
+    engine.upsert_user("bob", now=NOW, fresh_state={"b": 1, "hidden": 0}, public_keys=["b"])
+    engine.upsert_user("alice", now=NOW, fresh_state={"a": 1})
+    everything = engine.user_states(["alice", "ghost", "bob"], public=False)
+    assert everything == [("alice", {"a": 1}), ("bob", {"b": 1, "hidden": 0})]
+    assert engine.user_states(["bob", "alice"], public=True) == [("bob", {"b": 1}), ("alice", {})]
+    everything[0][1]["a"] = 2
+    assert engine.get_user("alice").state == {"a": 1}  # type: ignore[union-attr]
+    assert engine.user_states([], public=False) == []
+
+
 def test_list_and_collect_users(harness: Harness) -> None:
     engine = harness.engine
     engine.upsert_user("old", now=NOW)
@@ -536,6 +548,13 @@ def test_channel_info(harness: Harness) -> None:
     assert engine.channel_info("nope", include_history=True, include_users=True) is None
     assert engine.channel_users("a") == ["alice", "bob"]
     assert engine.channel_users("nope") == []
+    # Joining twice counts once; leaving (twice) counts once.
+    engine.join_channel("a", "c1", "bob", NOW + 2)
+    engine.leave_channel("a", "c3", "bob", NOW + 2)
+    engine.leave_channel("a", "c3", "bob", NOW + 2)
+    again = engine.channel_info("a", include_history=False, include_users=True)
+    assert again is not None
+    assert again["total_connections"] == 2 and again["users"] == ["alice", "bob"]
 
 
 def test_join_and_leave_report_first_and_last_per_user(harness: Harness) -> None:

@@ -1,0 +1,89 @@
+"""The runner's pywsgi handler: header parsing and how answers are written."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from channelstream.http_handler import ChannelstreamHandler, RequestHeaders
+
+
+def parse(raw: bytes) -> RequestHeaders:
+    return RequestHeaders(io.BytesIO(raw))
+
+
+def test_headers_are_found_whatever_their_case_first_value_wins() -> None:
+    headers = parse(
+        b"Host: example\r\nContent-Type: application/json\r\nX-Twice: one\r\n"
+        b"x-twice: two\r\nContent-Length:  12 \r\n\r\nbody"
+    )
+    assert headers.status == ""
+    assert headers.get("content-type") == headers.typeheader == "application/json"
+    assert headers.getheader("CONTENT-LENGTH") == "12"
+    assert headers.get("x-TWICE") == "one"
+    assert headers.get("missing", "default") == "default"
+    assert list(headers.headers) == [
+        "Host: example\r\n",
+        "Content-Type: application/json\r\n",
+        "X-Twice: one\r\n",
+        "x-twice: two\r\n",
+        "Content-Length: 12\r\n",
+    ]
+    del headers["X-TWICE"]
+    assert headers.get("x-twice") is None
+    assert len(list(headers.headers)) == 3
+
+
+def test_bad_header_blocks_are_refused() -> None:
+    assert parse(b"no colon here\r\n\r\n").status == "Malformed header line"
+    assert parse(b" Host: x\r\n\r\n").status == "Malformed header line"
+    assert parse(b"X: " + b"a" * 70000 + b"\r\n\r\n").status == "Line too long"
+    assert parse(b"".join(b"H%d: v\r\n" % n for n in range(101)) + b"\r\n").status == (
+        "Too many headers"
+    )
+
+
+class RecordingSocket:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def sendall(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+
+def handler_answering(result: Any, headers: list[tuple[bytes, bytes]]) -> ChannelstreamHandler:
+    handler = ChannelstreamHandler.__new__(ChannelstreamHandler)
+    handler.socket = RecordingSocket()
+    handler.status = b"200 OK"
+    handler.code = 200
+    handler.response_headers = list(headers)
+    handler.provided_date = b"Sun, 29 Nov 2026 00:00:00 GMT"
+    handler.provided_content_length = next((v for k, v in headers if k == b"Content-Length"), None)
+    handler.result = result
+    handler.request_version = "HTTP/1.1"
+    handler.response_use_chunked = False
+    handler.headers_sent = False
+    handler.response_length = 0
+    return handler
+
+
+def test_an_answer_goes_out_in_one_write() -> None:
+    body = b'{"ok":true}'
+    handler = handler_answering(
+        [body], [(b"Content-Type", b"application/json"), (b"Content-Length", b"11")]
+    )
+    handler.write(body)
+    assert handler.socket.writes == [
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n" + body
+    ]
+    assert handler.response_length == len(handler.socket.writes[0])
+
+
+def test_a_streamed_answer_is_still_chunked_correctly() -> None:
+    # No length known (a generator): pywsgi's chunked encoding follows the headers.
+    handler = handler_answering(iter([b"abc"]), [(b"Content-Type", b"text/plain")])
+    handler.write(b"abc")
+    head, chunk = handler.socket.writes
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Transfer-Encoding: chunked\r\n" in head and head.endswith(b"\r\n\r\n")
+    assert chunk == b"3\r\nabc\r\n"
