@@ -1033,7 +1033,7 @@ def write_benchmarks_md(report, rows, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=2, help="runs per server and scenario (2)")
+    ap.add_argument("--rounds", type=int, default=3, help="runs per server and scenario (3)")
     ap.add_argument("--scenarios", default="", help="comma-separated names (default: all)")
     ap.add_argument("--servers", default="new,071", help="new,071 (default both)")
     ap.add_argument("--quick", action="store_true", help="scaled-down smoke run")
