@@ -27,20 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import run  # bench/run.py: this script's directory is on sys.path
+
 REPO = Path(__file__).resolve().parents[1]
 LOADGEN = REPO / "bench" / "loadgen"
 SECRET = "benchsecret"
-PARAMS = {
-    "subs": 1000,
-    "channels": 1,
-    "rate": None,
-    "duration": 4,
-    "maxMsgs": 4000,
-    "pubConns": 16,
-    "batch": 1,
-    "drainIdle": 3,
-    "drainMax": 25,
-}
+# run.py's fanout_max scenario (1 channel x 1000 ws subscribers, publisher as fast as accepted)
+PARAMS: dict[str, Any] = next(s for s in run.SCENARIOS if s["name"] == "fanout_max")["params"]
 
 
 def free_port() -> int:

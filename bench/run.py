@@ -606,11 +606,6 @@ def med(runs, *path):
     return statistics.median(vals) if vals else None
 
 
-def total(runs, key):
-    vals = [r.get(key) for r in runs if isinstance(r.get(key), int)]
-    return sum(vals) if vals else None
-
-
 # (scenario, label, path in a run's result, unit, direction of "better", target)
 # target: (op, value, on) with on "ratio" (channelstream / 0.7.1) or "new" (channelstream's
 # own figure).

@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 from pyramid.config import Configurator
-from pyramid.renderers import JSON
 from pyramid.router import Router
 
-from channelstream import jsonenc, state
+from channelstream import state
 from channelstream.engine import create_engine
 from channelstream.hub import Hub
 from channelstream.realtime.scheduling import CoalescingSchedule
@@ -17,11 +16,6 @@ from channelstream.settings import Settings, parse_settings
 from channelstream.tasks import Tasks
 
 log = logging.getLogger(__name__)
-
-
-class OrjsonRenderer(JSON):
-    def __init__(self) -> None:
-        super().__init__(serializer=lambda value, **kw: jsonenc.dumps(value).decode())
 
 
 def build_state(settings: Settings, *, start_tasks: bool = True) -> state.State:
@@ -39,10 +33,8 @@ def configure(config: Configurator) -> None:
     settings = parse_settings(config.get_settings())
     logging.getLogger("channelstream").setLevel(settings.log_level.upper())
     registry = config.registry
-    registry["channelstream.settings"] = settings
     registry["channelstream.allow_cors"] = settings.allow_cors
     registry["channelstream.signature_checker"] = config.maybe_dotted(settings.signature_checker)
-    config.add_renderer("channelstream_json", OrjsonRenderer())
     config.include("channelstream.views.errors")
     config.include("channelstream.cors")
     config.include("channelstream.routes")

@@ -18,6 +18,8 @@ import gevent
 from gevent import pywsgi
 from geventwebsocket.handler import WebSocketHandler
 
+from channelstream.realtime.websocket import UPGRADE_KEY
+
 access_log = logging.getLogger("channelstream.access")
 
 # 0.7 accepted the API signature in ?secret=; it must never reach a log.
@@ -26,9 +28,6 @@ _SECRET_PARAM = re.compile(r"([?&;]secret=)[^&;\s\"]*")
 
 def redact(line: str) -> str:
     return _SECRET_PARAM.sub(r"\1***", line)
-
-
-UPGRADE_KEY = "channelstream.websocket.upgrade"
 
 
 class RequestHeaders:
@@ -142,6 +141,17 @@ class ChannelstreamHandler(WebSocketHandler):
         own = gevent.socket.socket(fileno=os.dup(self.socket.fileno()))
         self._session = make_session(own, leftover)
         self._run_session = run
+
+    def _headers(self) -> Any:
+        """The environ's HTTP_* items, from the pairs RequestHeaders parsed (pywsgi's own
+        version formats them back into lines and splits those again). As in pywsgi, names
+        with an underscore are dropped: they could pass for dashed ones."""
+        for name, value in self.headers._items:
+            if "_" in name:
+                continue
+            key = name.replace("-", "_").upper()
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                yield "HTTP_" + key, value
 
     def _write_with_headers(self, data: bytes) -> None:
         """The status line, the headers and a whole body in one send: pywsgi sends the

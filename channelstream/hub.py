@@ -125,10 +125,11 @@ class Hub:
     def deliver(self, envelope: Envelope) -> None:
         if isinstance(envelope, Event):
             if envelope.channel is not None:
-                # Encoded now, while the payload is still in the CPU's cache: at the flush,
-                # after a thousand other channels' events, the same encoding cost several
-                # times more.
-                envelope.encode()
+                if envelope.channel in self._by_channel:
+                    # Encoded now, while the payload is still in the CPU's cache: at the
+                    # flush, after a thousand other channels' events, the same encoding cost
+                    # several times more. Not for a channel nobody here listens to.
+                    envelope.encode()
                 pending = self._pending.get(envelope.channel)
                 if pending is None:
                     self._pending[envelope.channel] = [envelope]

@@ -193,7 +193,10 @@ def set_user_state(
     user, changed = found
     public_changed = user.public_changes(changed)
     if changed:
-        for name in _user_channels(state, username):
+        message = {"state": user.public_state, "changed": public_changed}
+        timestamp = jsonenc.utc_now_iso(now)
+        events = []
+        for name in state.engine.user_channels(username):
             config = state.engine.channel_config(name)
             if config is None or not config.notify_state:
                 continue
@@ -201,17 +204,16 @@ def set_user_state(
                 "uuid": state.new_id(),
                 "type": "user_state_change",
                 "user": username,
-                "timestamp": jsonenc.utc_now_iso(now),
+                "timestamp": timestamp,
                 "catchup": False,
                 "channel": name,
-                "message": {"state": user.public_state, "changed": public_changed},
+                "message": message,
             }
-            state.engine.publish(Event(payload, channel=name), now=now)
+            events.append((Event(payload, channel=name), False))
+        if events:
+            # One engine call for every channel: one Redis round trip.
+            state.engine.publish_many(events, now=now)
     return user, changed
-
-
-def _user_channels(state: State, username: str) -> list[str]:
-    return state.engine.user_channels(username)
 
 
 # -- messages ------------------------------------------------------------------------
@@ -284,10 +286,10 @@ def _events(state: State, payload: dict[str, Any], rules: dict[str, Any]) -> lis
     exclude = frozenset(rules["exclude_users"]) if rules.get("exclude_users") else NOBODY
     if rules.get("channel"):
         return [Event(payload, channel=rules["channel"], pm_users=pm_users, exclude_users=exclude)]
+    # One engine call for every recipient (a round trip on Redis), not one per recipient.
     return [
-        Event(dict(payload), channel=None, direct_to=username)
-        for username in sorted(pm_users - exclude)
-        if state.engine.get_user(username) is not None
+        Event(dict(payload), channel=None, direct_to=user.username)
+        for user in state.engine.get_users(sorted(pm_users - exclude))
     ]
 
 

@@ -11,8 +11,6 @@ from channelstream.views.client import ClientViews
 if TYPE_CHECKING:
     from pyramid.config import Configurator
 
-RENDERER = "channelstream_json"
-
 
 def includeme(config: Configurator) -> None:
     route = config.add_route
@@ -56,7 +54,6 @@ def includeme(config: Configurator) -> None:
         attr="disconnect",
         route_name="channelstream.disconnect",
         request_method=("GET", "POST"),
-        renderer=RENDERER,
     )
     route("channelstream.health", "/health")
     view(ClientViews, attr="health", route_name="channelstream.health", request_method="GET")
@@ -70,7 +67,6 @@ def includeme(config: Configurator) -> None:
         attr="admin_json",
         route_name="channelstream.admin_json",
         request_method=("GET", "POST"),
-        renderer=RENDERER,
     )
     route("channelstream.admin_sign_in", "/admin/sign_in")
     view(

@@ -15,6 +15,7 @@ import html
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,19 @@ CHANNEL_CONFIG: dict[str, Any] = {
     "broadcast_presence_with_user_lists": True,
 }
 
+# What /connect and /subscribe ask channelstream to answer with, for the joined channels.
+JOIN_INFO: dict[str, bool] = {
+    "include_history": True,
+    "include_users": True,
+    "return_public_state": True,
+}
+
 # The only user state the demo sets, and it is public (others see it).
 PUBLIC_STATE_KEYS = ["typing"]
 
 Reply = tuple[int, Any]
+# A browser-facing endpoint: the request's JSON body (None if unreadable) -> Reply.
+Handler = Callable[[Any], Reply]
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,18 @@ class ChatBackend:
 
     # -- the browser-facing endpoints ---------------------------------------
 
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        """The JSON endpoints as (path, HTTP method, handler), for the framework adapters."""
+        return [
+            ("/connect", "POST", self.connect),
+            ("/subscribe", "POST", self.subscribe),
+            ("/unsubscribe", "POST", lambda body: self.subscribe(body, unsubscribe=True)),
+            ("/message", "POST", self.message),
+            ("/message", "PATCH", self.edit),
+            ("/message", "DELETE", self.delete),
+            ("/user_state", "POST", self.user_state),
+        ]
+
     def connect(self, body: Any) -> Reply:
         """POST /connect: {username, channels} -> channelstream's connect answer."""
         try:
@@ -116,16 +138,12 @@ class ChatBackend:
         payload = {
             "username": username,
             "channels": channels,
-            "channel_configs": {name: CHANNEL_CONFIG for name in channels},
+            "channel_configs": _channel_configs(channels),
             "fresh_user_state": {"typing": False},
             # Merged on every connect: a reconnecting page is not typing.
             "user_state": {"typing": False},
             "state_public_keys": PUBLIC_STATE_KEYS,
-            "info": {
-                "include_history": True,
-                "include_users": True,
-                "return_public_state": True,
-            },
+            "info": JOIN_INFO,
         }
         return self.call("POST", "/connect", payload)
 
@@ -140,12 +158,8 @@ class ChatBackend:
         payload: dict[str, Any] = {"conn_id": conn_id, "channels": channels}
         if unsubscribe:
             return self.call("POST", "/unsubscribe", payload)
-        payload["channel_configs"] = {name: CHANNEL_CONFIG for name in channels}
-        payload["info"] = {
-            "include_history": True,
-            "include_users": True,
-            "return_public_state": True,
-        }
+        payload["channel_configs"] = _channel_configs(channels)
+        payload["info"] = JOIN_INFO
         return self.call("POST", "/subscribe", payload)
 
     def message(self, body: Any) -> Reply:
@@ -223,6 +237,11 @@ class ChatBackend:
         for marker, value in replacements.items():
             text = text.replace(marker, value)
         return text
+
+
+def _channel_configs(channels: list[str]) -> dict[str, dict[str, Any]]:
+    """The same CHANNEL_CONFIG for each of `channels`."""
+    return {name: CHANNEL_CONFIG for name in channels}
 
 
 def _script_json(value: Any) -> str:

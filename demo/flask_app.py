@@ -9,54 +9,32 @@ Run it (with channelstream listening on CHANNELSTREAM_URL)::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
 
-from demo.chat_backend import STATIC_DIR, ChatBackend, DemoSettings, Reply
+from demo.chat_backend import STATIC_DIR, ChatBackend, DemoSettings, Handler
 
 
 def make_app(settings: DemoSettings) -> Flask:
     backend = ChatBackend(settings)
     app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/demo-static")
 
-    def respond(reply: Reply) -> tuple[Response, int]:
-        status, body = reply
-        return jsonify(body), status
+    def endpoint(handler: Handler) -> Callable[[], tuple[Response, int]]:
+        def view() -> tuple[Response, int]:
+            status, body = handler(request.get_json(force=True, silent=True))
+            return jsonify(body), status
 
-    def body() -> object:
-        return request.get_json(force=True, silent=True)
+        return view
 
     @app.get("/")
     def page() -> Response:
         return Response(backend.page(), mimetype="text/html")
 
-    @app.post("/connect")
-    def connect() -> tuple[Response, int]:
-        return respond(backend.connect(body()))
-
-    @app.post("/subscribe")
-    def subscribe() -> tuple[Response, int]:
-        return respond(backend.subscribe(body()))
-
-    @app.post("/unsubscribe")
-    def unsubscribe() -> tuple[Response, int]:
-        return respond(backend.subscribe(body(), unsubscribe=True))
-
-    @app.post("/message")
-    def message() -> tuple[Response, int]:
-        return respond(backend.message(body()))
-
-    @app.patch("/message")
-    def message_edit() -> tuple[Response, int]:
-        return respond(backend.edit(body()))
-
-    @app.delete("/message")
-    def message_delete() -> tuple[Response, int]:
-        return respond(backend.delete(body()))
-
-    @app.post("/user_state")
-    def user_state() -> tuple[Response, int]:
-        return respond(backend.user_state(body()))
+    for path, method, handler in backend.routes():
+        app.add_url_rule(
+            path, endpoint=f"{method} {path}", view_func=endpoint(handler), methods=[method]
+        )
 
     return app
 

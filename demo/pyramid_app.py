@@ -17,7 +17,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.router import Router
 
-from demo.chat_backend import STATIC_DIR, ChatBackend, DemoSettings, Reply
+from demo.chat_backend import STATIC_DIR, ChatBackend, DemoSettings, Handler, Reply
 
 
 def _json_body(request: Request) -> Any:
@@ -37,7 +37,7 @@ def _respond(reply: Reply) -> Response:
 def make_app(settings: DemoSettings) -> Router:
     backend = ChatBackend(settings)
 
-    def endpoint(handler: Callable[[Any], Reply]) -> Callable[[Request], Response]:
+    def endpoint(handler: Handler) -> Callable[[Request], Response]:
         def view(request: Request) -> Response:
             return _respond(handler(_json_body(request)))
 
@@ -49,17 +49,8 @@ def make_app(settings: DemoSettings) -> Router:
     with Configurator() as config:
         config.add_route("page", "/")
         config.add_view(page, route_name="page", request_method="GET")
-        routes: list[tuple[str, str, Callable[[Any], Reply]]] = [
-            ("/connect", "POST", backend.connect),
-            ("/subscribe", "POST", backend.subscribe),
-            ("/unsubscribe", "POST", lambda body: backend.subscribe(body, unsubscribe=True)),
-            ("/message", "POST", backend.message),
-            ("/message", "PATCH", backend.edit),
-            ("/message", "DELETE", backend.delete),
-            ("/user_state", "POST", backend.user_state),
-        ]
         added: set[str] = set()
-        for path, method, handler in routes:
+        for path, method, handler in backend.routes():
             route = path.strip("/")
             if route not in added:
                 config.add_route(route, path)

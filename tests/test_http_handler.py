@@ -87,3 +87,16 @@ def test_a_streamed_answer_is_still_chunked_correctly() -> None:
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"Transfer-Encoding: chunked\r\n" in head and head.endswith(b"\r\n\r\n")
     assert chunk == b"3\r\nabc\r\n"
+
+
+def test_the_environ_gets_every_header_but_underscored_names() -> None:
+    handler = ChannelstreamHandler.__new__(ChannelstreamHandler)
+    handler.headers = parse(
+        b"Host: example\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+        b"X-Forwarded-For: 10.0.0.1\r\nX_Forwarded_For: 6.6.6.6\r\nCookie: a=1\r\n\r\n"
+    )
+    assert list(handler._headers()) == [
+        ("HTTP_HOST", "example"),
+        ("HTTP_X_FORWARDED_FOR", "10.0.0.1"),
+        ("HTTP_COOKIE", "a=1"),
+    ]

@@ -10,32 +10,12 @@ from channelstream import operations
 from channelstream.errors import ValidationFailed
 from channelstream.realtime.attach import attach, detach
 from channelstream.state import State
-from tests.support.memory import RecordingTransport, make_state
+from tests.support.memory import RecordingTransport, connect, listen, make_state
 
 
 @pytest.fixture
 def state() -> State:
     return make_state()
-
-
-def connect(state: State, username: str, channels: list[str], **kwargs: Any) -> str:
-    conn, _ = operations.connect(
-        state,
-        username=username,
-        conn_id=kwargs.pop("conn_id", None),
-        channels=channels,
-        channel_configs=kwargs.pop("channel_configs", {}),
-        fresh_user_state=kwargs.pop("fresh_user_state", {}),
-        user_state=kwargs.pop("user_state", {}),
-        state_public_keys=kwargs.pop("state_public_keys", []),
-    )
-    return conn.conn_id
-
-
-def listen(state: State, conn_id: str, resume: Any = None) -> RecordingTransport:
-    transport = RecordingTransport()
-    assert attach(state, conn_id, transport, resume or {}) is not None
-    return transport
 
 
 def message(channel: str | None, user: str = "sender", **extra: Any) -> dict[str, Any]:

@@ -311,16 +311,6 @@ class ProcSampler {
     return v;
   }
 
-  alive() {
-    try {
-      const s = fs.readFileSync('/proc/' + this.pid + '/stat', 'latin1');
-      const state = s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
-      return state !== 'Z' && state !== 'X';
-    } catch (e) {
-      return false;
-    }
-  }
-
   // busy jiffies of each core (/proc/stat), to see what else ran on the cores
   coresBusy() {
     const out = [];

@@ -17,10 +17,16 @@ from channelstream.model.connection import Connection, Position
 from channelstream.model.event import Event
 from channelstream.model.user import StateValue, User
 
-# A stream is a channel's log or one user's direct-message stream.
-ChannelStream = tuple[str, str]  # ("channel", name)
-DirectStream = tuple[str, str]  # ("direct", username)
+# A stream is a channel's log, ("channel", name), or one user's direct-message stream,
+# ("direct", username).
 Stream = tuple[str, str]
+
+# What PATCH /message may change in a kept message.
+EDITABLE_KEYS = ("message", "user", "timestamp", "edited")
+
+
+def message_edits(changes: dict[str, Any]) -> dict[str, Any]:
+    return {key: changes[key] for key in EDITABLE_KEYS if key in changes}
 
 
 def channel_stream(name: str) -> Stream:

@@ -17,14 +17,13 @@ from channelstream.engine.base import (
     LeaveResult,
     Replay,
     Stream,
+    message_edits,
 )
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
 from channelstream.model.event import Event
 from channelstream.model.user import StateValue, User
 from channelstream.settings import Settings
-
-EDITABLE_KEYS = ("message", "user", "timestamp", "edited")
 
 
 class StreamLog:
@@ -84,8 +83,6 @@ class ChannelRecord:
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     # username -> conn_ids: presence is per user, connections are counted per user.
     members: dict[str, set[str]] = dataclasses.field(default_factory=dict)
-    # Sum of the members' sets, kept as they change (every /connect answer reports it).
-    connection_count: int = 0
 
 
 class MemoryEngine(Engine):
@@ -234,7 +231,7 @@ class MemoryEngine(Engine):
             return channel.config, False
         channel = ChannelRecord(
             name=name,
-            config=self._bounded(ChannelConfig().updated(config)),
+            config=ChannelConfig().updated(config).capped(self.settings.max_history_size),
             log=StreamLog(self.settings.catchup_size),
             created=now,
             last_active=now,
@@ -246,14 +243,9 @@ class MemoryEngine(Engine):
         config, created = self.ensure_channel(name, changes, now)
         if not created:
             channel = self.channels[name]
-            channel.config = self._bounded(channel.config.updated(changes))
+            channel.config = channel.config.updated(changes).capped(self.settings.max_history_size)
             del channel.history[: max(0, len(channel.history) - channel.config.history_size)]
             config = channel.config
-        return config
-
-    def _bounded(self, config: ChannelConfig) -> ChannelConfig:
-        if config.history_size > self.settings.max_history_size:
-            return dataclasses.replace(config, history_size=self.settings.max_history_size)
         return config
 
     def channel_config(self, name: str) -> ChannelConfig | None:
@@ -277,7 +269,7 @@ class MemoryEngine(Engine):
             "settings": channel.config.as_dict(),
             "history": [dict(item) for item in channel.history] if include_history else [],
             "last_active": jsonenc.utc_now_iso(channel.last_active),
-            "total_connections": channel.connection_count,
+            "total_connections": sum(len(conns) for conns in channel.members.values()),
             "total_users": len(users),
             "users": users,
             # Beyond 0.7: where the channel's stream stands, for clients that resume.
@@ -295,9 +287,7 @@ class MemoryEngine(Engine):
         conns = channel.members.setdefault(username, set())
         first = not conns
         joined = conn_id not in conns
-        if joined:
-            conns.add(conn_id)
-            channel.connection_count += 1
+        conns.add(conn_id)
         position = channel.log.position()
         conn = self.connections.get(conn_id)
         if conn is not None and joined:
@@ -316,7 +306,6 @@ class MemoryEngine(Engine):
         if not conns or conn_id not in conns:
             return LeaveResult(left=False, last_for_user=False)
         conns.discard(conn_id)
-        channel.connection_count -= 1
         channel.last_active = now
         if not conns:
             del channel.members[username]
@@ -369,9 +358,6 @@ class MemoryEngine(Engine):
         self._hand_over(event)
         return event
 
-    def publish_many(self, items: list[tuple[Event, bool]], *, now: float) -> list[Event | None]:
-        return [self.publish(event, now=now, history=history) for event, history in items]
-
     def broadcast(self, envelope: Envelope) -> None:
         self._hand_over(envelope)
 
@@ -380,7 +366,7 @@ class MemoryEngine(Engine):
             self._deliver(envelope)
 
     def edit_message(self, stream: Stream, uuid: str, changes: dict[str, Any]) -> bool:
-        edits = {key: changes[key] for key in EDITABLE_KEYS if key in changes}
+        edits = message_edits(changes)
         found = False
         if stream[0] == "channel":
             channel = self.channels.get(stream[1])

@@ -74,7 +74,6 @@ that every reconnection is seen and followed by a re-sync.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -100,6 +99,7 @@ from channelstream.engine.base import (
     Stream,
     Subscribed,
     Unsubscribed,
+    message_edits,
 )
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
@@ -109,7 +109,6 @@ from channelstream.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EDITABLE_KEYS = ("message", "user", "timestamp", "edited")
 DEFAULT_PREFIX = "{channelstream}:"
 DEFAULT_NODE_TTL = 10.0
 # How long a GC pass holds the connections it was handed.
@@ -186,7 +185,10 @@ def _rules(event: Event) -> bytes:
 def decode_entry(entry: bytes) -> Event:
     """An entry of a window (or of the bus, without its leading kind byte): rules LF payload."""
     rules_text, _, body = entry.partition(b"\n")
-    rules = jsonenc.loads(rules_text)
+    return _event_from(jsonenc.loads(rules_text), body)
+
+
+def _event_from(rules: dict[str, Any], body: bytes) -> Event:
     return Event(
         jsonenc.loads(body),
         channel=rules["c"],
@@ -474,12 +476,17 @@ class RedisEngine(Engine):
         if deliver is None:
             return
         try:
-            if self._listened is not None and data[:3] == b'E{"':
-                rules_text, _, _ = data[1:].partition(b"\n")
-                channel = jsonenc.loads(rules_text)["c"]
-                if channel is not None and not self._listened(channel):
+            if data[:1] == b"E":
+                # The rules first: a node skips what none of its sockets listens to before
+                # it decodes the payload.
+                rules_text, _, body = data[1:].partition(b"\n")
+                rules = jsonenc.loads(rules_text)
+                listened, channel = self._listened, rules["c"]
+                if listened is not None and channel is not None and not listened(channel):
                     return
-            envelope = decode_envelope(data)
+                envelope: Envelope = _event_from(rules, body)
+            else:
+                envelope = decode_envelope(data)
         except (ValueError, KeyError, TypeError):
             log.exception("undecodable envelope on the redis bus")
             return
@@ -693,11 +700,6 @@ class RedisEngine(Engine):
         return self._connection(conn_id, self._run("REMOVE_CONNECTION", conn_id))
 
     # -- channels --------------------------------------------------------------------
-    def _bounded(self, config: ChannelConfig) -> ChannelConfig:
-        if config.history_size > self.settings.max_history_size:
-            return dataclasses.replace(config, history_size=self.settings.max_history_size)
-        return config
-
     @staticmethod
     def _config_fields(config: ChannelConfig) -> dict[str, Any]:
         return {
@@ -710,7 +712,8 @@ class RedisEngine(Engine):
     def ensure_channel(
         self, name: str, config: dict[str, Any] | None, now: float
     ) -> tuple[ChannelConfig, bool]:
-        wanted = self._config_fields(self._bounded(ChannelConfig().updated(config)))
+        capped = ChannelConfig().updated(config).capped(self.settings.max_history_size)
+        wanted = self._config_fields(capped)
         text, created = self._run(
             "ENSURE_CHANNEL",
             name,
@@ -733,7 +736,11 @@ class RedisEngine(Engine):
             text = self.redis.hget(key, "cfg")
             if text is None:
                 return config  # collected meanwhile
-            updated = self._bounded(ChannelConfig(**jsonenc.loads(text)).updated(changes))
+            updated = (
+                ChannelConfig(**jsonenc.loads(text))
+                .updated(changes)
+                .capped(self.settings.max_history_size)
+            )
             fields = self._config_fields(updated)
             done = self._run(
                 "SET_CONFIG", name, text, fields["cfg"], fields["sf"], fields["sh"], fields["hs"]
@@ -805,20 +812,15 @@ class RedisEngine(Engine):
     def publish_many(self, items: list[tuple[Event, bool]], *, now: float) -> list[Event | None]:
         """Every event's script in one pipeline: one round trip for a whole batch, each
         event still stamped, kept and fanned out atomically, in the given order."""
-        prepared: list[tuple[Event, dict[str, Any], list[Any]]] = []
+        prepared: list[tuple[Event, list[Any]]] = []
+        at = repr(now)
         for event, history in items:
             if event.channel is not None:
-                kind, name = "c", event.channel
-                like = Event(
-                    {},
-                    channel=event.channel,
-                    pm_users=event.pm_users,
-                    exclude_users=event.exclude_users,
-                )
+                kind, name, epoch = "c", event.channel, ""
             else:
                 assert event.direct_to is not None
-                kind, name = "d", event.direct_to
-                like = Event({}, channel=None, direct_to=event.direct_to)
+                # A direct stream comes to life on first use, with this epoch.
+                kind, name, epoch = "d", event.direct_to, _new_epoch()
             payload = event.payload
             payload.pop("offset", None)
             payload.pop("epoch", None)
@@ -826,39 +828,30 @@ class RedisEngine(Engine):
                 self.prefix,
                 kind,
                 name,
-                _rules(like),
+                _rules(event),
                 jsonenc.dumps(payload),
-                repr(now),
+                at,
                 int(event.type == "message"),
                 int(bool(history)),
                 self.settings.catchup_size,
-                _new_epoch(),
+                epoch,
             ]
-            prepared.append((like, payload, args))
+            prepared.append((event, args))
         script = self._scripts["PUBLISH"]
         if len(prepared) == 1:
-            replies = [script(keys=[self._key], args=prepared[0][2])]
+            replies = [script(keys=[self._key], args=prepared[0][1])]
         else:
             with self.redis.pipeline(transaction=False) as pipe:
-                for _, _, args in prepared:
+                for _, args in prepared:
                     script(keys=[self._key], args=args, client=pipe)
                 replies = pipe.execute()
         stamped: list[Event | None] = []
-        for (like, payload, _), reply in zip(prepared, replies, strict=True):
+        for (event, _), reply in zip(prepared, replies, strict=True):
             if reply is None:
                 stamped.append(None)
                 continue
-            payload["offset"] = int(reply[0])
-            payload["epoch"] = _text(reply[1])
-            stamped.append(
-                Event(
-                    payload,
-                    channel=like.channel,
-                    direct_to=like.direct_to,
-                    pm_users=like.pm_users,
-                    exclude_users=like.exclude_users,
-                )
-            )
+            event.stamp(_text(reply[1]), int(reply[0]))
+            stamped.append(event)
         return stamped
 
     def broadcast(self, envelope: Envelope) -> None:
@@ -908,7 +901,7 @@ class RedisEngine(Engine):
         return bool(self._run("REWRITE", *args))
 
     def edit_message(self, stream: Stream, uuid: str, changes: dict[str, Any]) -> bool:
-        edits = {key: changes[key] for key in EDITABLE_KEYS if key in changes}
+        edits = message_edits(changes)
 
         def item(value: dict[str, Any]) -> dict[str, Any] | None:
             return {**value, **edits} if value.get("uuid") == uuid else None

@@ -28,6 +28,12 @@ class ChannelConfig:
         }
         return dataclasses.replace(self, **known)
 
+    def capped(self, max_history_size: int) -> ChannelConfig:
+        """This config with history_size no larger than the server allows."""
+        if self.history_size > max_history_size:
+            return dataclasses.replace(self, history_size=max_history_size)
+        return self
+
     def as_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies, about 9 us a call on every /connect.
         return {name: getattr(self, name) for name in CONFIG_KEYS}

@@ -68,14 +68,13 @@ class Event:
     @property
     def body(self) -> bytes:
         """The live JSON encoding of the payload, made once."""
-        if self._body is None:
-            self._body = jsonenc.dumps_kept(self.payload)
-        return self._body
+        return self._body if self._body is not None else self.encode()
 
-    def encode(self) -> None:
+    def encode(self) -> bytes:
         """Make ``body`` now (a stamped event's payload no longer changes)."""
         if self._body is None:
             self._body = jsonenc.dumps_kept(self.payload)
+        return self._body
 
     def replayed(self) -> bytes:
         """The encoding sent on catch-up: the same payload with ``catchup: true``, made once
@@ -97,26 +96,6 @@ class Event:
             direct_to=self.direct_to,
             pm_users=self.pm_users,
             exclude_users=self.exclude_users,
-        )
-
-    def to_wire(self) -> dict[str, Any]:
-        """A JSON-able form for engines that carry events between nodes."""
-        return {
-            "payload": self.payload,
-            "channel": self.channel,
-            "direct_to": self.direct_to,
-            "pm_users": sorted(self.pm_users),
-            "exclude_users": sorted(self.exclude_users),
-        }
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Event:
-        return cls(
-            data["payload"],
-            channel=data["channel"],
-            direct_to=data.get("direct_to"),
-            pm_users=frozenset(data.get("pm_users") or ()),
-            exclude_users=frozenset(data.get("exclude_users") or ()),
         )
 
     def __repr__(self) -> str:

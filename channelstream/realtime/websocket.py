@@ -52,6 +52,10 @@ CATCHUP_FRAME = 262144
 # Server frames are unmasked and need no state: built once for every socket.
 HEARTBEAT_AND_PING = HEARTBEAT_FRAME + b"\x89\x02cs"
 
+# The WSGI environ key under which channelstream's server handler offers the /ws view the
+# upgrade: a callable that hands the socket over after the 101.
+UPGRADE_KEY = "channelstream.websocket.upgrade"
+
 # Seconds a closing socket gets to take its close frame before it is cut off.
 CLOSE_TIMEOUT = 30.0
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from channelstream import jsonenc
 
@@ -98,7 +98,6 @@ __all__ = [
     "channel_list",
     "channel_name",
     "new_uuid",
-    "post_load",
     "state_dict",
     "user_list",
     "username",

@@ -7,9 +7,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from channelstream.settings import SETTINGS
-
-GENERATED_SECRETS = ("secret", "admin_secret", "cookie_secret")
+from channelstream.settings import SECRET_NAMES, SETTINGS
 
 TAIL = """
 [server:main]
@@ -54,7 +52,7 @@ def render_config() -> str:
     ]
     for setting in SETTINGS:
         value = setting.default
-        if setting.name in GENERATED_SECRETS:
+        if setting.name in SECRET_NAMES:
             value = secrets.token_urlsafe(32)
         lines.append(f"# {setting.doc}")
         lines.append(f"channelstream.{setting.name} = {value}".rstrip())

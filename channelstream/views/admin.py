@@ -11,7 +11,8 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 
 from channelstream import __version__, operations, security
-from channelstream.views.helpers import state_of
+from channelstream.views.errors import json_response
+from channelstream.views.helpers import is_admin, state_of
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -68,10 +69,6 @@ class AdminViews:
         self.request = request
         self.state = state_of(request)
 
-    def _is_admin(self) -> bool:
-        checker = self.request.registry["channelstream.signature_checker"]
-        return security.is_admin(self.request, self.state.settings, checker)
-
     def _to_sign_in(self) -> HTTPFound:
         return HTTPFound(self.request.route_url("channelstream.admin_sign_in"))
 
@@ -114,7 +111,7 @@ class AdminViews:
         return response
 
     def admin_page(self) -> Response:
-        if not self._is_admin():
+        if not is_admin(self.request):
             return self._to_sign_in()
         page = self.request.registry.get("channelstream.admin_page")
         if page is None:
@@ -123,10 +120,10 @@ class AdminViews:
         response.cache_control.no_store = True
         return response
 
-    def admin_json(self) -> Any:
-        if not self._is_admin():
+    def admin_json(self) -> Response:
+        if not is_admin(self.request):
             return self._to_sign_in()
-        return admin_summary(self.state)
+        return json_response(admin_summary(self.state), 200)
 
 
 def admin_summary(state: Any) -> dict[str, Any]:

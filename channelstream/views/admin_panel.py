@@ -13,18 +13,17 @@ from urllib.parse import urlsplit
 
 from marshmallow import fields
 
-from channelstream import operations, security
+from channelstream import operations
 from channelstream.errors import BadRequest, Forbidden, NotFound, RequestError
 from channelstream.schemas.connections import ChannelConfigChangesSchema, DisconnectSchema
 from channelstream.schemas.fields import BaseSchema, channel_name
 from channelstream.schemas.messages import MessageSchema
-from channelstream.views.helpers import json_body, load, state_of
+from channelstream.views.helpers import is_admin, json_body, json_view, load, state_of
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.request import Request
 
-RENDERER = "channelstream_json"
 PAGE_KEY = "channelstream.admin_page"
 
 
@@ -47,8 +46,7 @@ class AdminApiViews:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.state = state_of(request)
-        checker = request.registry["channelstream.signature_checker"]
-        if not security.is_admin(request, self.state.settings, checker):
+        if not is_admin(request):
             raise Forbidden({"request": "Sign in as the admin first."})
         self._check_origin()
 
@@ -74,11 +72,13 @@ class AdminApiViews:
             raise BadRequest({"body": ["Send JSON (Content-Type: application/json)."]})
         return json_body(self.request, self.state)
 
+    @json_view
     def publish(self) -> list[dict[str, Any]]:
         """A list of messages, exactly as POST /message takes them."""
         messages = load(MessageSchema, self._body(), many=True)
         return operations.publish_messages(self.state, messages)
 
+    @json_view
     def channel_config(self) -> dict[str, Any]:
         data = load(AdminChannelConfigSchema, self._body())
         name = data["channel"]
@@ -89,6 +89,7 @@ class AdminApiViews:
             self.state, names, include_history=False, include_users=False
         )
 
+    @json_view
     def disconnect(self) -> dict[str, Any]:
         conn_id = load(DisconnectSchema, self._body())["conn_id"]
         return {"conn_id": conn_id, "disconnected": operations.disconnect(self.state, conn_id)}
@@ -115,7 +116,6 @@ def includeme(config: Configurator) -> None:
             attr=attr,
             route_name=route_name,
             request_method="POST",
-            renderer=RENDERER,
         )
         config.add_view(not_allowed, route_name=route_name, request_method="GET")
     if PAGE_KEY not in config.registry:

@@ -16,17 +16,21 @@ from channelstream.errors import BadRequest, NotFound, RequestError
 from channelstream.realtime import attach as attaching
 from channelstream.realtime.frames import json_array
 from channelstream.realtime.longpoll import LongPollTransport
-from channelstream.realtime.websocket import CLOSE_NORMAL, CLOSE_TRY_AGAIN, WebSocketSession
+from channelstream.realtime.websocket import (
+    CLOSE_NORMAL,
+    CLOSE_TRY_AGAIN,
+    UPGRADE_KEY,
+    WebSocketSession,
+)
 from channelstream.schemas.connections import DisconnectSchema
-from channelstream.views.helpers import json_body, load, state_of
+from channelstream.views.errors import json_response
+from channelstream.views.helpers import json_body, json_view, load, state_of
 
 if TYPE_CHECKING:
     from pyramid.request import Request
 
 log = logging.getLogger(__name__)
 
-# Set by channelstream's server handler: hands the socket over after a 101.
-UPGRADE_KEY = "channelstream.websocket.upgrade"
 JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,127}$")
 
 
@@ -110,6 +114,7 @@ class ClientViews:
             )
         return Response(body=body, content_type="application/json", charset=None)
 
+    @json_view
     def disconnect(self) -> bool:
         if self.request.method == "POST":
             data = load(DisconnectSchema, json_body(self.request, self.state))
@@ -125,9 +130,7 @@ class ClientViews:
             "engine": health,
             "connections": len(self.state.hub.connections),
         }
-        response = Response(json_body=body)
-        response.status = 200 if health.get("ok") else 503
-        return response
+        return json_response(body, 200 if health.get("ok") else 503)
 
 
 def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Resume) -> None:

@@ -25,7 +25,8 @@ from channelstream.schemas.connections import (
 )
 from channelstream.schemas.fields import StateValue
 from channelstream.schemas.messages import MessageDeleteSchema, MessageEditSchema, MessageSchema
-from channelstream.views.helpers import state_of
+from channelstream.views.errors import json_response
+from channelstream.views.helpers import is_admin
 
 if TYPE_CHECKING:
     from marshmallow import Schema
@@ -535,19 +536,14 @@ MISSING_SWAGGER = (
 )
 
 
-def _is_admin(request: Request) -> bool:
-    checker = request.registry["channelstream.signature_checker"]
-    return security.is_admin(request, state_of(request).settings, checker)
-
-
-def openapi_view(request: Request) -> Any:
-    if not _is_admin(request):
+def openapi_view(request: Request) -> Response:
+    if not is_admin(request):
         raise Forbidden({"request": "Sign in as the admin, or sign the request."})
-    return openapi_document(request)
+    return json_response(openapi_document(request), 200)
 
 
 def explorer_view(request: Request) -> Response:
-    if not _is_admin(request):
+    if not is_admin(request):
         return HTTPFound(request.route_url("channelstream.admin_sign_in"))
     openapi = html.escape(request.route_url("channelstream.openapi"))
     if not request.registry.get("channelstream.swagger_ui"):
@@ -568,7 +564,6 @@ def includeme(config: Configurator) -> None:
         openapi_view,
         route_name="channelstream.openapi",
         request_method="GET",
-        renderer="channelstream_json",
     )
     config.add_route("channelstream.api_explorer", "/api-explorer")
     config.add_view(explorer_view, route_name="channelstream.api_explorer", request_method="GET")

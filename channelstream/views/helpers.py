@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, ValidationError
 
-from channelstream import jsonenc
+from channelstream import jsonenc, security
 from channelstream.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from channelstream.state import State, get_state
 from channelstream.views.errors import json_response
@@ -33,13 +33,21 @@ def state_of(request: Request) -> State:
     return get_state()
 
 
+def is_admin(request: Request) -> bool:
+    """A signed-in admin (the cookie) or a backend holding the API signature."""
+    checker = request.registry["channelstream.signature_checker"]
+    return security.is_admin(request, get_state().settings, checker)
+
+
 def json_body(request: Request, state: State, *, allow_empty: bool = False) -> Any:
     """The request's JSON body; 413 when too large, 400 when malformed."""
     limit = state.settings.max_body_size
-    if request.content_length is not None and request.content_length > limit:
+    length = request.content_length
+    if length is not None and length > limit:
         raise PayloadTooLarge({"body": [f"Larger than {limit} bytes."]})
-    if request.content_length is not None:
-        raw = request.body_file.read(request.content_length)
+    if length is not None:
+        # The raw input: WebOb's body_file would wrap it in two more readers per request.
+        raw = request.body_file_raw.read(length)
     else:  # chunked: read no more than the limit allows
         raw = request.body_file.read(limit + 1)
     if len(raw) > limit:

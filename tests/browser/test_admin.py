@@ -16,6 +16,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, expect
 
+from tests.support.waiting import wait_until
+
 from .admin_fixtures import (  # noqa: F401 (the *_fixture names register fixtures)
     AdminPage,
     Connected,
@@ -314,14 +316,12 @@ def test_disconnect_from_the_panel_closes_a_chat_pages_connection(
     expect(page.locator("#toast")).to_contain_text("Disconnected dave's connection")
 
     # The page notices its socket was closed (its status leaves "open")...
-    deadline = time.monotonic() + 10
-    statuses: list[Any] = []
-    while time.monotonic() < deadline:
-        statuses = chat.trace("statuses")[statuses_before:]
-        if any(status != "open" for status in statuses):
-            break
-        time.sleep(0.1)
-    assert any(status != "open" for status in statuses), statuses
+    wait_until(
+        lambda: any(status != "open" for status in chat.trace("statuses")[statuses_before:]),
+        timeout=10,
+        what="the page's status to leave 'open'",
+        interval=0.1,
+    )
     # ... and that connection is gone from the server.
     expect(page.locator(f'button[data-conn-id="{conn_id}"]')).to_have_count(0, timeout=5_000)
 

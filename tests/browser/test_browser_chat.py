@@ -7,12 +7,13 @@ cut the page's connections the hard way. Assertions are on what the page shows
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
 from itsdangerous import TimestampSigner
 from playwright.sync_api import Browser, expect
+
+from tests.support.waiting import wait_until
 
 from .conftest import ChannelstreamServer, ChatPage, RedisStack, TcpProxy
 
@@ -40,33 +41,29 @@ def assert_each_once(chat: ChatPage, expected: list[str]) -> None:
 
 def wait_until_channel_empty(server: ChannelstreamServer, channel: str) -> None:
     """Waits until the server's garbage collection has dropped every connection there."""
-    deadline = time.monotonic() + 15
-    info: dict[str, object] = {}
-    while time.monotonic() < deadline:
+
+    def empty() -> bool:
         answer = server.api("POST", "/info", {"info": {"channels": [channel]}})
         answer.raise_for_status()
         info = answer.json()["channels"].get(channel, {})
-        if info.get("total_connections", 0) == 0:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{channel} still has connections: {info}")
+        return bool(info.get("total_connections", 0) == 0)
+
+    wait_until(empty, timeout=15, what=f"{channel} to have no connections", interval=0.2)
 
 
 def wait_for_history(server: ChannelstreamServer, channel: str, texts: list[str]) -> None:
     """Waits until channelstream has stored `texts` in the channel's history."""
-    deadline = time.monotonic() + 10
-    stored: list[str] = []
-    while time.monotonic() < deadline:
+
+    def stored() -> bool:
         answer = server.api(
             "POST", "/info", {"info": {"channels": [channel], "include_history": True}}
         )
         answer.raise_for_status()
         history = answer.json()["channels"].get(channel, {}).get("history", [])
-        stored = [item["message"].get("text") for item in history]
-        if all(text in stored for text in texts):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"channelstream history of {channel} is {stored}, expected {texts}")
+        found = [item["message"].get("text") for item in history]
+        return all(text in found for text in texts)
+
+    wait_until(stored, timeout=10, what=f"{texts} in the history of {channel}", interval=0.1)
 
 
 @pytest.mark.timeout(90)

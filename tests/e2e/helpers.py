@@ -7,17 +7,15 @@ import json
 import os
 import socket
 import struct
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import websocket
 
 from tests.support.clients import WSClient
-from tests.support.server import ROOT, ServerProcess
+from tests.support.server import ServerProcess
 
 CORS_METHODS = "GET, POST, OPTIONS, PUT, DELETE, PATCH"
 
@@ -38,13 +36,7 @@ def texts(items: list[dict[str, Any]]) -> list[Any]:
 
 def wait_for_text(client: WSClient, text: str, timeout: float = 5) -> list[dict[str, Any]]:
     """Read until a message whose `message.text` is `text` arrived; answer all received."""
-    deadline = time.monotonic() + timeout
-    while text not in texts(client.received):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"{text!r} did not arrive: {client.received}")
-        if client.read_frame(left) is None:
-            raise AssertionError(f"closed before {text!r} arrived: {client.received}")
+    client.read_until(lambda: text in texts(client.received), timeout, what=repr(text))
     return client.received
 
 
@@ -219,12 +211,3 @@ class FrameReader:
                 return code, seen
             if opcode == 0x1:
                 seen.append(json.loads(payload))
-
-
-def write_file(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def relative(path: Path) -> str:
-    return str(path.relative_to(ROOT))

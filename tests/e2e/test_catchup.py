@@ -57,16 +57,6 @@ def channel_items(client: WSClient, channel: str) -> list[dict[str, Any]]:
     return [m for m in client.received if m.get("channel") == channel]
 
 
-def read_until(client: WSClient, check: Any, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"not received in time: {client.received}")
-        if client.read_frame(left) is None:
-            raise AssertionError("closed")
-
-
 def test_published_between_connect_and_attach_arrives_as_catchup(cnode: ServerProcess) -> None:
     user, channel = name("early"), name("early")
     conn_id = cnode.connect(user, [channel])
@@ -150,11 +140,11 @@ def test_reconnects_under_steady_publisher_lose_and_double_nothing(cnode: Server
                     client.read_frame(1)
                 if stop.is_set():
                     # Drain what is still coming, up to the last offset.
-                    read_until(
-                        client,
+                    client.read_until(
                         lambda c=client: (
                             [m["offset"] for m in seen + channel_items(c, channel)][-1:] == [total]
                         ),
+                        what=f"offset {total}",
                     )
             except Exception as exc:
                 if "timed out" not in str(exc):

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import configparser
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +16,7 @@ import requests
 from itsdangerous import TimestampSigner
 
 from tests.e2e.helpers import clients, name, open_ws
-from tests.support.server import ROOT, ServerProcess, free_port
+from tests.support.server import ROOT, ServerProcess, free_port, serving
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -49,39 +45,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHANNELSTREAM_")}
     env.update(extra)
     return env
-
-
-@contextmanager
-def serving(command: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[str]:
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, f"exited with {process.returncode}: {log.read_text()}"
-            try:
-                requests.get(url + "/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "did not start"
-                time.sleep(0.05)
-        yield url
-    finally:
-        # The whole session: `pserve --reload` runs the app in a child process.
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
 
 
 def test_make_config_writes_a_complete_ini_with_fresh_secrets(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from tests.e2e.helpers import (
     handshake,
     name,
     open_ws,
+    wait_for_text,
     ws_key,
 )
 from tests.support.server import ServerProcess
@@ -163,10 +164,7 @@ def test_slow_consumer_can_reconnect_and_catch_up(tnode: ServerProcess) -> None:
         sock.shutdown(socket.SHUT_WR)
     tnode.publish(channel, "x", {"text": "after"})
     with clients(open_ws(tnode, conn_id, rcvbuf=65536)) as (client,):
-        deadline = time.monotonic() + 10
-        while not any(m.get("message", {}).get("text") == "after" for m in client.received):
-            assert time.monotonic() < deadline
-            assert client.read_frame(5) is not None
+        wait_for_text(client, "after", timeout=10)
 
 
 def test_shutdown_closes_sockets_1001(logs_dir: Path) -> None:

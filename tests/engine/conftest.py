@@ -13,6 +13,7 @@ from channelstream.engine.memory import MemoryEngine
 from channelstream.engine.redis import RedisEngine
 from channelstream.settings import Settings, parse_settings
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 CATCHUP = 5
 
@@ -45,11 +46,9 @@ class Harness:
         engine.start(self.got.append)
 
     def wait_for(self, count: int, timeout: float = 5) -> list[Envelope]:
-        deadline = time.monotonic() + timeout
-        while len(self.got) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{len(self.got)} of {count} envelopes: {self.got}")
-            time.sleep(0.005)
+        wait_until(
+            lambda: len(self.got) >= count, timeout, what=f"{count} envelopes", interval=0.005
+        )
         return list(self.got)
 
     def settle(self, seconds: float = 0.1) -> list[Envelope]:

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from channelstream import jsonenc, operations
+from channelstream import operations
 from channelstream.engine.base import Subscribed, channel_stream
 from channelstream.engine.redis import RedisEngine
 from channelstream.hub import Hub
-from channelstream.model.event import Event, EventBatch
-from channelstream.realtime import attach
+from channelstream.model.event import Event
 from channelstream.state import State
 from tests.engine.conftest import CATCHUP, Harness, engine_settings
+from tests.support.memory import connect, listen
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
@@ -26,50 +26,11 @@ MakeEngine = Callable[..., RedisEngine]
 pytestmark = pytest.mark.redis
 
 
-class Recorder:
-    """A transport that records what it is sent, decoded."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-        self.closed: tuple[int, str] | None = None
-
-    def send_batch(self, batch: EventBatch) -> None:
-        self.items.extend(jsonenc.loads(event.body) for event in batch.events)
-
-    def send_bodies(self, bodies: list[bytes]) -> None:
-        self.items.extend(jsonenc.loads(body) for body in bodies)
-
-    def heartbeat(self, now: float, ping_timeout: float) -> bool:
-        return self.closed is None
-
-    def close(self, code: int, reason: str) -> None:
-        self.closed = (code, reason)
-
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [item for item in self.items if item.get("type") == type_]
-
-
 def node(engine: RedisEngine) -> State:
     hub = Hub()
     state = State(settings=engine.settings, engine=engine, hub=hub)
     engine.start(hub.deliver)
     return state
-
-
-def listen(state: State, username: str, channels: list[str]) -> tuple[str, Recorder]:
-    conn, _ = operations.connect(
-        state,
-        username=username,
-        conn_id=None,
-        channels=channels,
-        channel_configs={},
-        fresh_user_state={},
-        user_state={},
-        state_public_keys=None,
-    )
-    recorder = Recorder()
-    assert attach.attach(state, conn.conn_id, recorder, {}) is not None
-    return conn.conn_id, recorder
 
 
 def say(state: State, channel: str, n: int) -> None:
@@ -124,19 +85,9 @@ def test_every_node_sees_every_stream_in_offset_order(fresh_redis: MakeEngine) -
 
 def test_connect_on_one_node_attach_on_another(fresh_redis: MakeEngine) -> None:
     a, b = node(fresh_redis()), node(fresh_redis())
-    conn, _ = operations.connect(
-        a,
-        username="alice",
-        conn_id=None,
-        channels=["chat"],
-        channel_configs={},
-        fresh_user_state={},
-        user_state={},
-        state_public_keys=None,
-    )
+    conn_id = connect(a, "alice", ["chat"], state_public_keys=None)
     say(a, "chat", 1)  # before the socket exists: catch-up delivers it
-    recorder = Recorder()
-    assert attach.attach(b, conn.conn_id, recorder, {}) is not None
+    recorder = listen(b, conn_id)
     say(a, "chat", 2)
     wait_until(lambda: len(recorder.of_type("message")) == 2)
     messages = recorder.of_type("message")
@@ -181,7 +132,8 @@ def test_no_collection_while_cut_off_or_just_back(fresh_redis: MakeEngine) -> No
     now = time.time()
     other.add_connection("elsewhere", "alice", now)
     other.stop()  # its key expires, as it would during an outage
-    time.sleep(1.3)
+    heartbeat_key = f"{other.prefix}n:{other.node_id}"
+    wait_until(lambda: not collector.redis.exists(heartbeat_key), what="the heartbeat key expired")
     collector.interrupt_bus()  # Redis answers commands, our subscriber is not back yet
     assert collector.collectable_connections(now - 60) == []
     collector.resume_bus()  # back: a grace period starts
@@ -192,23 +144,15 @@ def test_no_collection_while_cut_off_or_just_back(fresh_redis: MakeEngine) -> No
 
 def test_parted_once_when_several_nodes_collect(fresh_redis: MakeEngine) -> None:
     nodes = [node(fresh_redis()) for _ in range(3)]
-    observer_id, observer = listen(nodes[0], "watcher", [])
+    observer_id = connect(nodes[0], "watcher", [], state_public_keys=None)
+    observer = listen(nodes[0], observer_id)
     operations.set_channel_configs(nodes[0], {"room": {"notify_presence": True}})
     observer_conn = nodes[0].engine.get_connection(observer_id)
     assert observer_conn is not None
     operations.subscribe(nodes[0], observer_conn, ["room"], {})
-    conn, _ = operations.connect(
-        nodes[1],
-        username="leaver",
-        conn_id=None,
-        channels=["room"],
-        channel_configs={},
-        fresh_user_state={},
-        user_state={},
-        state_public_keys=None,
-    )
+    conn_id = connect(nodes[1], "leaver", ["room"], state_public_keys=None)
     wait_until(lambda: observer.of_type("presence"))
-    nodes[1].engine.mark_disconnected(conn.conn_id)
+    nodes[1].engine.mark_disconnected(conn_id)
     threads = [
         threading.Thread(target=operations.collect_idle_connections, args=(state,))
         for state in nodes
@@ -226,7 +170,7 @@ def test_parted_once_when_several_nodes_collect(fresh_redis: MakeEngine) -> None
 # -- a bus that is cut ---------------------------------------------------------------
 def test_missed_events_are_resent_after_the_bus_comes_back(fresh_redis: MakeEngine) -> None:
     a, b = node(fresh_redis()), node(fresh_redis())
-    _, recorder = listen(a, "alice", ["chat"])
+    recorder = listen(a, connect(a, "alice", ["chat"], state_public_keys=None))
     say(b, "chat", 1)
     wait_until(lambda: len(recorder.of_type("message")) == 1)
     assert isinstance(a.engine, RedisEngine)
@@ -246,7 +190,7 @@ def test_missed_events_are_resent_after_the_bus_comes_back(fresh_redis: MakeEngi
 
 def test_a_hole_beyond_the_window_is_announced(fresh_redis: MakeEngine) -> None:
     a, b = node(fresh_redis()), node(fresh_redis())
-    _, recorder = listen(a, "alice", ["chat"])
+    recorder = listen(a, connect(a, "alice", ["chat"], state_public_keys=None))
     assert isinstance(a.engine, RedisEngine)
     a.engine.interrupt_bus()
     for n in range(1, CATCHUP + 4):
@@ -254,7 +198,7 @@ def test_a_hole_beyond_the_window_is_announced(fresh_redis: MakeEngine) -> None:
     a.engine.resume_bus()
     wait_until(lambda: len(recorder.of_type("message")) == CATCHUP, what="re-sync")
     epoch = b.engine.position(channel_stream("chat"))[0]
-    assert recorder.items[0] == {
+    assert recorder.received[0] == {
         "type": "gap",
         "channel": "chat",
         "epoch": epoch,
@@ -267,7 +211,7 @@ def test_a_hole_beyond_the_window_is_announced(fresh_redis: MakeEngine) -> None:
 def test_a_hole_in_a_channel_without_frames_is_announced(fresh_redis: MakeEngine) -> None:
     a, b = node(fresh_redis()), node(fresh_redis())
     operations.set_channel_configs(a, {"fleeting": {"store_frames": False}})
-    _, recorder = listen(a, "alice", ["fleeting"])
+    recorder = listen(a, connect(a, "alice", ["fleeting"], state_public_keys=None))
     assert isinstance(a.engine, RedisEngine)
     a.engine.interrupt_bus()
     say(b, "fleeting", 1)
@@ -282,7 +226,8 @@ def test_a_hole_in_a_channel_without_frames_is_announced(fresh_redis: MakeEngine
 def test_events_before_a_subscribed_envelope_are_not_lost(fresh_redis: MakeEngine) -> None:
     """Node A holds the socket; node B subscribes it and publishes before A hears of it."""
     a, b = node(fresh_redis()), node(fresh_redis())
-    conn_id, recorder = listen(a, "alice", [])
+    conn_id = connect(a, "alice", [], state_public_keys=None)
+    recorder = listen(a, conn_id)
     b.engine.ensure_channel("x", None, time.time())
     joined = b.engine.join_channel("x", conn_id, "alice", time.time())
     say(b, "x", 1)  # reaches A before the Subscribed envelope below
@@ -299,11 +244,11 @@ def test_health_follows_redis_and_the_node_recovers(tmp_path: Any) -> None:
     try:
         engine = RedisEngine(engine_settings(server.url, engine="redis"))
         state = node(engine)
-        _, recorder = listen(state, "alice", ["chat"])
+        recorder = listen(state, connect(state, "alice", ["chat"], state_public_keys=None))
         other = RedisEngine(engine_settings(server.url, engine="redis"))
         writer = node(other)
         say(writer, "chat", 1)
-        wait_until(lambda: len(recorder.items) == 1)
+        wait_until(lambda: len(recorder.received) == 1)
         server.stop()
         wait_until(lambda: not engine.health()["ok"], what="health down")
         engine.touch_connections(list(state.hub.connections), time.time())  # no error
@@ -326,7 +271,7 @@ def test_local_connections_are_closed_when_redis_lost_them() -> None:
     try:
         engine = RedisEngine(engine_settings(server.url, engine="redis"))
         state = node(engine)
-        _, recorder = listen(state, "alice", ["chat"])
+        recorder = listen(state, connect(state, "alice", ["chat"], state_public_keys=None))
         server.stop()
         wait_until(lambda: not engine.health()["ok"], what="health down")
         server.start()  # empty: without persistence everything is gone
@@ -373,12 +318,12 @@ def test_a_node_decodes_only_channels_it_has_listeners_for(fresh_redis: MakeEngi
     a = State(settings=engine.settings, engine=engine, hub=hub)
     engine.start(hub.deliver)
     b = node(fresh_redis())
-    _, recorder = listen(a, "alice", ["here"])
+    recorder = listen(a, connect(a, "alice", ["here"], state_public_keys=None))
     b.engine.ensure_channel("elsewhere", None, time.time())
     say(b, "elsewhere", 1)
     say(b, "here", 2)
     b.engine.publish(Event({"type": "message"}, channel=None, direct_to="alice"), now=1.0)
-    wait_until(lambda: len(recorder.items) == 2)
+    wait_until(lambda: len(recorder.received) == 2)
     events = [e for e in hub.seen if isinstance(e, Event)]
     assert [(e.channel, e.direct_to) for e in events] == [("here", None), (None, "alice")]
 

@@ -10,7 +10,8 @@ import redis
 
 from channelstream.engine.redis import RedisEngine, make_client
 from tests.engine.conftest import engine_settings
-from tests.engine.test_redis_engine import listen, node, say
+from tests.engine.test_redis_engine import node, say
+from tests.support.memory import connect, listen
 from tests.support.redis_server import RedisServer, SentinelServer
 from tests.support.waiting import wait_until
 
@@ -31,7 +32,7 @@ def test_the_engine_follows_a_sentinel_failover() -> None:
         b = node(RedisEngine(settings))
         engines += [a.engine, b.engine]  # type: ignore[list-item]
         assert a.engine.health()["ok"] is True
-        _, recorder = listen(a, "alice", ["chat"])
+        recorder = listen(a, connect(a, "alice", ["chat"], state_public_keys=None))
         say(b, "chat", 1)
         wait_until(lambda: len(recorder.of_type("message")) == 1)
         wait_until(lambda: replica.client().dbsize() > 0, what="replicated")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -33,17 +34,26 @@ class WSClient:
         self.received.extend(items)
         return items
 
+    def read_until(self, check: Callable[[], Any], timeout: float = 5, what: str = "") -> Any:
+        """Read frames until `check()` is truthy; answer its value. Fails when the server
+        closes, or when `timeout` passes (a read itself may raise websocket's timeout)."""
+        deadline = time.monotonic() + timeout
+        while not (value := check()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"{what or check} did not arrive within {timeout}s: {self.received}"
+                )
+            if self.read_frame(left) is None:
+                raise AssertionError(f"closed before {what or check} arrived: {self.received}")
+        return value
+
     def messages(
         self, count: int, timeout: float = 5, type_: str | None = None
     ) -> list[dict[str, Any]]:
         """Wait until `count` objects (of a type, heartbeats aside) arrived; return them."""
-        deadline = time.monotonic() + timeout
-        while len(self._of(type_)) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"got {len(self._of(type_))} of {count}: {self.received}")
-            if self.read_frame(left) is None:
-                raise AssertionError("closed while waiting")
+        what = f"{count} objects" + (f" of type {type_}" if type_ else "")
+        self.read_until(lambda: len(self._of(type_)) >= count, timeout, what)
         return self._of(type_)
 
     def _of(self, type_: str | None) -> list[dict[str, Any]]:

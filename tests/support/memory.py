@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
-from channelstream import jsonenc
+from channelstream import jsonenc, operations
 from channelstream.engine.memory import MemoryEngine
 from channelstream.hub import Hub
 from channelstream.model.event import EventBatch
+from channelstream.realtime.attach import attach
 from channelstream.settings import parse_settings
 from channelstream.state import State
 
@@ -67,3 +69,35 @@ class RecordingTransport:
 
     def of_type(self, type_: str) -> list[dict[str, Any]]:
         return [item for item in self.received if item.get("type") == type_]
+
+
+def connect(
+    state: State,
+    username: str,
+    channels: list[str],
+    *,
+    conn_id: str | None = None,
+    channel_configs: dict[str, dict[str, Any]] | None = None,
+    fresh_user_state: dict[str, Any] | None = None,
+    user_state: dict[str, Any] | None = None,
+    state_public_keys: Sequence[str] | None = (),
+) -> str:
+    """`operations.connect` with defaults for what a test leaves out; answer the conn_id."""
+    conn, _ = operations.connect(
+        state,
+        username=username,
+        conn_id=conn_id,
+        channels=channels,
+        channel_configs=channel_configs or {},
+        fresh_user_state=fresh_user_state or {},
+        user_state=user_state or {},
+        state_public_keys=None if state_public_keys is None else list(state_public_keys),
+    )
+    return conn.conn_id
+
+
+def listen(state: State, conn_id: str, resume: Any = None) -> RecordingTransport:
+    """Attach a recording transport to the connection (as a socket would)."""
+    transport = RecordingTransport()
+    assert attach(state, conn_id, transport, resume or {}) is not None
+    return transport

@@ -267,12 +267,12 @@ function renderStats(data) {
         ? `${formatRate(rate.delivered)} deliveries / s` : '');
     setText($('stat-uptime'), formatUptime(data.uptime_seconds));
     setText($('stat-total'), `${formatNumber(data.total_unique_messages)} messages in all`);
-    for (const id of ['stat-connections', 'stat-users', 'stat-channels']) {
-        $(id).dataset.value = String({
-            'stat-connections': data.total_connections,
-            'stat-users': data.unique_user_count,
-            'stat-channels': data.total_channels,
-        }[id]);
+    for (const [id, value] of Object.entries({
+        'stat-connections': data.total_connections,
+        'stat-users': data.unique_user_count,
+        'stat-channels': data.total_channels,
+    })) {
+        $(id).dataset.value = String(value);
     }
     if (Number.isFinite(rate.published)) {
         view.spark.push(rate.published);

@@ -96,16 +96,6 @@ function hmacSha1(key, message) {
     return sha1(outer);
 }
 
-function concatBytes(...parts) {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const part of parts) {
-        out.set(part, at);
-        at += part.length;
-    }
-    return out;
-}
-
 /** URL-safe base64 without padding, as itsdangerous writes it. */
 function base64UrlNoPad(bytes) {
     let binary = '';
@@ -156,9 +146,6 @@ export class ChannelStreamSigner {
         return this.sign('channelstream');
     }
 }
-
-// Exposed for tests of the signer only.
-export const _internals = {sha1, hmacSha1, concatBytes, base64UrlNoPad, intToBytes};
 
 // ---------------------------------------------------------------------------
 // HTTP requests
