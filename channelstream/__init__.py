@@ -18,9 +18,9 @@ __version__ = "1.0.0"
 
 def includeme(config: Configurator) -> None:
     """``config.include("channelstream")``: the whole wiring of the add-on."""
-    from channelstream.app import configure
+    from channelstream import app
 
-    configure(config)
+    app.includeme(config)
 
 
 def main(global_config: dict[str, Any], **settings: Any) -> Router:

@@ -20,12 +20,15 @@ import logging
 import os
 import signal
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent import pywsgi
 
 from channelstream.http_handler import ChannelstreamHandler
+
+if TYPE_CHECKING:
+    from channelstream.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,23 @@ def make_listener(host: str, port: int, backlog: int, reuse_port: bool) -> socke
     return listener
 
 
+def _runtime_served(app: Any) -> Runtime:
+    """The runtime of the application we serve: its registry's, or, when a middleware wraps
+    it, the one started in this process."""
+    from channelstream.runtime import running, runtime_of
+
+    registry = getattr(app, "registry", None)
+    if registry is not None:
+        return runtime_of(registry)
+    started = running()
+    if len(started) != 1:
+        raise SystemExit(
+            "channelstream: the served application has no registry and "
+            f"{len(started)} channelstream applications run here; serve one directly"
+        )
+    return started[0]
+
+
 def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any) -> None:
     """paste.server_runner: ``use = egg:channelstream#gevent`` in ``[server:main]``."""
     if hupper.is_active():
@@ -106,9 +126,10 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         _rebind_pyramid_threadlocals()
     from channelstream.realtime.websocket import CLOSE_GOING_AWAY
     from channelstream.settings import parse_listen
-    from channelstream.state import get_state
 
-    current = get_state()
+    runtime = _runtime_served(app)
+    runtime.start()  # started already when the application was created; a no-op then
+    current = runtime.state
     settings = current.settings
     listen = os.environ.get("CHANNELSTREAM_LISTEN")
     if listen is None and ("host" in local_conf or "port" in local_conf):

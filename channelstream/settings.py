@@ -99,7 +99,13 @@ SETTINGS: tuple[Setting, ...] = (
         "60",
         "Seconds a server API signature stays valid.",
     ),
-    Setting("engine", str, "memory", "`memory` (one node) or `redis` (several nodes)."),
+    Setting(
+        "engine",
+        str,
+        "memory",
+        "`memory` (one node), `redis` (several nodes), or the dotted name of a callable "
+        "`(settings) -> engine` (docs/engines.md).",
+    ),
     Setting(
         "redis_url",
         str,
@@ -256,13 +262,15 @@ class Settings:
 def raw_value(
     name: str, ini: Mapping[str, Any], environ: Mapping[str, str]
 ) -> tuple[str, str] | None:
-    """The configured text of a setting and where it came from, or None if unset."""
+    """The configured text of a setting and where it came from, or None if unset. Only
+    ``channelstream.NAME`` is ours: a host application's own ``secret`` or ``listen`` key
+    must never be taken for one of our settings."""
     env_name = ENV_PREFIX + name.upper()
     if env_name in environ:
         return environ[env_name], env_name
-    for key in (PREFIX + name, name):
-        if key in ini:
-            return str(ini[key]), key
+    key = PREFIX + name
+    if key in ini:
+        return str(ini[key]), key
     return None
 
 
@@ -285,8 +293,6 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
 def _check(settings: Settings) -> None:
     if settings.environment not in ("production", "development"):
         raise ConfigurationError("channelstream.environment must be production or development")
-    if settings.engine not in ("memory", "redis"):
-        raise ConfigurationError("channelstream.engine must be memory or redis")
     if settings.environment == "production":
         for name in SECRET_NAMES:
             if getattr(settings, name) in PLACEHOLDER_SECRETS:

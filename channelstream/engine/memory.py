@@ -1,18 +1,19 @@
 """The embedded engine: everything in this process's memory, envelopes handed straight to
-the local hub. No method yields to another greenlet, so each call is atomic without a lock."""
+this node. No method yields to another greenlet, so each call is atomic without a lock."""
 
 from __future__ import annotations
 
 import collections
 import dataclasses
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from channelstream import jsonenc
 from channelstream.engine.base import (
-    Deliver,
+    ChannelSnapshot,
+    Control,
     Engine,
-    Envelope,
+    EngineEvents,
     JoinResult,
     LeaveResult,
     Replay,
@@ -85,7 +86,11 @@ class ChannelRecord:
     members: dict[str, set[str]] = dataclasses.field(default_factory=dict)
 
 
-class MemoryEngine(Engine):
+def _ignore(envelope: object) -> None:
+    """Where envelopes go while the engine is not started."""
+
+
+class MemoryEngine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.users: dict[str, User] = {}
@@ -93,14 +98,17 @@ class MemoryEngine(Engine):
         self.connections: dict[str, Connection] = {}
         self.channels: dict[str, ChannelRecord] = {}
         self.unique_messages = 0
-        self._deliver: Deliver | None = None
+        # The node's methods themselves: a publish costs no lookup on the way.
+        self._on_event: Callable[[Event], None] = _ignore
+        self._on_control: Callable[[Control], None] = _ignore
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+    def start(self, events: EngineEvents) -> None:
+        self._on_event = events.on_event
+        self._on_control = events.on_control
 
     def stop(self) -> None:
-        self._deliver = None
+        self._on_event = self._on_control = _ignore
 
     def health(self) -> dict[str, Any]:
         return {"ok": True, "engine": "memory"}
@@ -177,6 +185,10 @@ class MemoryEngine(Engine):
     def get_connection(self, conn_id: str) -> Connection | None:
         conn = self.connections.get(conn_id)
         return conn.copy() if conn else None
+
+    def get_connections(self, conn_ids: list[str]) -> list[Connection]:
+        known = self.connections
+        return [known[conn_id].copy() for conn_id in conn_ids if conn_id in known]
 
     def list_connections(self) -> list[Connection]:
         return [conn.copy() for conn in self.connections.values()]
@@ -255,27 +267,22 @@ class MemoryEngine(Engine):
     def channel_names(self) -> list[str]:
         return list(self.channels)
 
-    def channel_info(
+    def channel_snapshot(
         self, name: str, *, include_history: bool, include_users: bool
-    ) -> dict[str, Any] | None:
+    ) -> ChannelSnapshot | None:
         channel = self.channels.get(name)
         if channel is None:
             return None
-        users = sorted(channel.members) if include_users else []
-        return {
-            "uuid": channel.uuid,
-            "name": channel.name,
-            "long_name": channel.name,
-            "settings": channel.config.as_dict(),
-            "history": [dict(item) for item in channel.history] if include_history else [],
-            "last_active": jsonenc.utc_now_iso(channel.last_active),
-            "total_connections": sum(len(conns) for conns in channel.members.values()),
-            "total_users": len(users),
-            "users": users,
-            # Beyond 0.7: where the channel's stream stands, for clients that resume.
-            "epoch": channel.log.epoch,
-            "offset": channel.log.offset,
-        }
+        return ChannelSnapshot(
+            name=channel.name,
+            uuid=channel.uuid,
+            config=channel.config,
+            last_active=channel.last_active,
+            total_connections=sum(len(conns) for conns in channel.members.values()),
+            users=sorted(channel.members) if include_users else [],
+            history=[dict(item) for item in channel.history] if include_history else [],
+            position=channel.log.position(),
+        )
 
     def channel_users(self, name: str) -> list[str]:
         channel = self.channels.get(name)
@@ -355,15 +362,14 @@ class MemoryEngine(Engine):
             log.keep(event)
         if event.type == "message":
             self.unique_messages += 1
-        self._hand_over(event)
+        self._on_event(event)
         return event
 
-    def broadcast(self, envelope: Envelope) -> None:
-        self._hand_over(envelope)
+    def publish_many(self, items: list[tuple[Event, bool]], *, now: float) -> list[Event | None]:
+        return [self.publish(event, now=now, history=history) for event, history in items]
 
-    def _hand_over(self, envelope: Envelope) -> None:
-        if self._deliver is not None:
-            self._deliver(envelope)
+    def broadcast(self, envelope: Control) -> None:
+        self._on_control(envelope)
 
     def edit_message(self, stream: Stream, uuid: str, changes: dict[str, Any]) -> bool:
         edits = message_edits(changes)
@@ -416,3 +422,9 @@ class MemoryEngine(Engine):
     # -- figures ---------------------------------------------------------------------
     def counters(self) -> dict[str, int]:
         return {"total_unique_messages": self.unique_messages}
+
+
+if TYPE_CHECKING:
+
+    def _keeps_the_contract(settings: Settings) -> Engine:
+        return MemoryEngine(settings)

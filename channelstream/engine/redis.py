@@ -80,7 +80,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -89,9 +89,11 @@ from redis.retry import Retry
 from channelstream import jsonenc
 from channelstream.engine import redis_scripts as scripts
 from channelstream.engine.base import (
-    Deliver,
+    ChannelSnapshot,
+    Control,
     Disconnected,
     Engine,
+    EngineEvents,
     Envelope,
     JoinResult,
     LeaveResult,
@@ -245,7 +247,7 @@ def decode_envelope(data: bytes) -> Envelope:
     return Disconnected(body["c"])
 
 
-class RedisEngine(Engine):
+class RedisEngine:
     def __init__(
         self,
         settings: Settings,
@@ -296,10 +298,7 @@ class RedisEngine(Engine):
                 "REWRITE",
             )
         }
-        self._deliver: Deliver | None = None
-        self._resync: Callable[[], None] | None = None
-        self._on_subscribed: Callable[[Subscribed], None] | None = None
-        self._listened: Callable[[str], int] | None = None
+        self._events: EngineEvents | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -320,18 +319,8 @@ class RedisEngine(Engine):
         return self._scripts[name](keys=[self._key], args=[self.prefix, *args])
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
-        from channelstream.engine import redis_resync
-
-        hub = getattr(deliver, "__self__", None)
-        if hub is not None and redis_resync.is_hub(hub):
-            self._resync = lambda: redis_resync.resync_hub(hub, self, deliver)
-            self._on_subscribed = lambda envelope: redis_resync.after_subscribed(
-                hub, self, envelope
-            )
-            # Every node hears every channel: decode only what has a listener here.
-            self._listened = hub.channel_listeners
+    def start(self, events: EngineEvents) -> None:
+        self._events = events
         if _patched_later():
             # `pserve --reload`: the runner monkey-patches only after the application is
             # built. Threads made now would be real ones, handing envelopes to the hub from
@@ -370,7 +359,7 @@ class RedisEngine(Engine):
 
             gevent.joinall(self._greenlets, timeout=3)
             self._greenlets.clear()
-        self._deliver = None
+        self._events = None
         self.subscribed = False
         self.redis.connection_pool.disconnect()
 
@@ -430,12 +419,14 @@ class RedisEngine(Engine):
                 self._heartbeat()
                 self.subscribed = True
                 self._last_error = ""
-                if not first:
+                resumed = not first
+                if resumed:
                     self._resumed_at = time.monotonic()
                 first = False
                 delay = BACKOFF_FIRST
-                if self._resync is not None:
-                    self._resync()
+                events = self._events
+                if resumed and events is not None:
+                    events.on_resubscribed()
                 self._ready.set()
                 while not self._stopping.is_set() and self._hold.is_set():
                     message = pubsub.get_message(timeout=LISTEN_TICK)
@@ -472,8 +463,8 @@ class RedisEngine(Engine):
         self.subscribed = False
 
     def _handle(self, data: bytes) -> None:
-        deliver = self._deliver
-        if deliver is None:
+        events = self._events
+        if events is None:
             return
         try:
             if data[:1] == b"E":
@@ -481,8 +472,8 @@ class RedisEngine(Engine):
                 # it decodes the payload.
                 rules_text, _, body = data[1:].partition(b"\n")
                 rules = jsonenc.loads(rules_text)
-                listened, channel = self._listened, rules["c"]
-                if listened is not None and channel is not None and not listened(channel):
+                channel = rules["c"]
+                if channel is not None and not events.wants(channel):
                     return
                 envelope: Envelope = _event_from(rules, body)
             else:
@@ -491,9 +482,10 @@ class RedisEngine(Engine):
             log.exception("undecodable envelope on the redis bus")
             return
         try:
-            deliver(envelope)
-            if isinstance(envelope, Subscribed) and self._on_subscribed is not None:
-                self._on_subscribed(envelope)
+            if isinstance(envelope, Event):
+                events.on_event(envelope)
+            else:
+                events.on_control(envelope)
         except RedisErrors:
             raise
         except Exception:
@@ -608,6 +600,14 @@ class RedisEngine(Engine):
                 if record:
                     users.append(self._user_from(name, record, seen))
         return users
+
+    def user_states(
+        self, usernames: list[str], *, public: bool
+    ) -> list[tuple[str, dict[str, StateValue]]]:
+        return [
+            (user.username, user.public_state if public else user.state)
+            for user in self.get_users(usernames)
+        ]
 
     def collect_users(self, idle_before: float) -> list[str]:
         return [_text(name) for name in self._run("COLLECT_USERS", repr(idle_before))]
@@ -757,9 +757,9 @@ class RedisEngine(Engine):
     def channel_names(self) -> list[str]:
         return [_text(name) for name in self.redis.zrange(self.prefix + "channels", 0, -1)]
 
-    def channel_info(
+    def channel_snapshot(
         self, name: str, *, include_history: bool, include_users: bool
-    ) -> dict[str, Any] | None:
+    ) -> ChannelSnapshot | None:
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(f"{self.prefix}c:{name}")
             pipe.hkeys(f"{self.prefix}cu:{name}")
@@ -769,20 +769,16 @@ class RedisEngine(Engine):
             record, user_names, total_connections, history, last_active = pipe.execute()
         if not record:
             return None
-        users = sorted(_text(user) for user in user_names) if include_users else []
-        return {
-            "uuid": _text(record[b"uuid"]),
-            "name": name,
-            "long_name": name,
-            "settings": jsonenc.loads(record[b"cfg"]),
-            "history": [jsonenc.loads(item) for item in history] if include_history else [],
-            "last_active": jsonenc.utc_now_iso(float(last_active or record[b"created"])),
-            "total_connections": int(total_connections),
-            "total_users": len(users),
-            "users": users,
-            "epoch": _text(record[b"epoch"]),
-            "offset": int(record[b"off"]),
-        }
+        return ChannelSnapshot(
+            name=name,
+            uuid=_text(record[b"uuid"]),
+            config=ChannelConfig(**jsonenc.loads(record[b"cfg"])),
+            last_active=float(last_active or record[b"created"]),
+            total_connections=int(total_connections),
+            users=sorted(_text(user) for user in user_names) if include_users else [],
+            history=[jsonenc.loads(item) for item in history] if include_history else [],
+            position=(_text(record[b"epoch"]), int(record[b"off"])),
+        )
 
     def channel_users(self, name: str) -> list[str]:
         return sorted(_text(user) for user in self.redis.hkeys(f"{self.prefix}cu:{name}"))
@@ -854,7 +850,7 @@ class RedisEngine(Engine):
             stamped.append(event)
         return stamped
 
-    def broadcast(self, envelope: Envelope) -> None:
+    def broadcast(self, envelope: Control) -> None:
         self.redis.publish(self._bus, _envelope_wire(envelope))
 
     def _stream_keys(self, stream: Stream) -> tuple[str, str | None]:
@@ -956,3 +952,9 @@ def _new_epoch() -> str:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+if TYPE_CHECKING:
+
+    def _keeps_the_contract(settings: Settings) -> Engine:
+        return RedisEngine(settings)

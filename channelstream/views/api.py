@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from channelstream import operations
+from channelstream import operations, presenters
 from channelstream.errors import ValidationFailed
 from channelstream.schemas import fastpath
 from channelstream.schemas.connections import (
@@ -20,7 +20,6 @@ from channelstream.schemas.messages import (
     MessageEditSchema,
     MessageSchema,
 )
-from channelstream.security import require_api_caller
 from channelstream.views.helpers import json_body, json_view, load, state_of
 
 if TYPE_CHECKING:
@@ -30,14 +29,14 @@ if TYPE_CHECKING:
 
 
 class ServerApiViews:
+    """Every view here is added with the API guard (``views.guards``)."""
+
     def __init__(self, request: Request) -> None:
         self.request = request
         self.state = state_of(request)
-        checker = request.registry["channelstream.signature_checker"]
-        require_api_caller(request, self.state.settings, checker)
 
     def _info(self, channels: Any, info: dict[str, Any]) -> dict[str, Any]:
-        return operations.channels_info(
+        return presenters.channels_info(
             self.state,
             channels,
             include_history=info["include_history"],
@@ -78,10 +77,7 @@ class ServerApiViews:
         if isinstance(body, dict) and "conn_id" not in body and "conn_id" in self.request.GET:
             body["conn_id"] = self.request.GET["conn_id"]
         data = load(SubscribeSchema, body)
-        conn = self.state.engine.get_connection(data["conn_id"])
-        if conn is None:
-            raise ValidationFailed({"conn_id": ["Unknown connection."]})
-        return data, conn
+        return data, operations.find_connection(self.state, data["conn_id"])
 
     @json_view
     def subscribe(self) -> dict[str, Any]:
@@ -100,8 +96,7 @@ class ServerApiViews:
     def _subscription_answer(
         self, conn_id: str, info: dict[str, Any], key: str, changed: list[str]
     ) -> dict[str, Any]:
-        refreshed = self.state.engine.get_connection(conn_id)
-        channels = sorted(refreshed.channels) if refreshed else []
+        channels = operations.subscriptions(self.state, conn_id)
         return {
             "channels": channels,
             "channels_info": self._info(channels, info),
@@ -154,7 +149,7 @@ class ServerApiViews:
         if errors:
             raise ValidationFailed(errors)
         names = operations.set_channel_configs(self.state, configs)
-        return operations.channels_info(
+        return presenters.channels_info(
             self.state, names, include_history=False, include_users=False
         )
 

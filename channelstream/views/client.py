@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from pyramid.response import Response
 
-from channelstream import operations
+from channelstream import operations, presenters
+from channelstream.delivery import attach as attaching
 from channelstream.errors import BadRequest, NotFound, RequestError
-from channelstream.realtime import attach as attaching
 from channelstream.realtime.frames import json_array
 from channelstream.realtime.longpoll import LongPollTransport
 from channelstream.realtime.websocket import (
@@ -124,13 +124,8 @@ class ClientViews:
         return operations.disconnect(self.state, conn_id)
 
     def health(self) -> Response:
-        health = self.state.engine.health()
-        body = {
-            "status": "ok" if health.get("ok") else "unavailable",
-            "engine": health,
-            "connections": len(self.state.hub.connections),
-        }
-        return json_response(body, 200 if health.get("ok") else 503)
+        body, ok = presenters.health(self.state)
+        return json_response(body, 200 if ok else 503)
 
 
 def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Resume) -> None:

@@ -9,11 +9,11 @@ import html
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 
 from channelstream import __version__, security
-from channelstream.errors import Forbidden, RequestError
+from channelstream.errors import RequestError
+from channelstream.runtime import runtime_of
 from channelstream.schemas import responses
 from channelstream.schemas.connections import (
     ChannelConfigChangesSchema,
@@ -26,7 +26,8 @@ from channelstream.schemas.connections import (
 from channelstream.schemas.fields import StateValue
 from channelstream.schemas.messages import MessageDeleteSchema, MessageEditSchema, MessageSchema
 from channelstream.views.errors import json_response
-from channelstream.views.helpers import is_admin
+from channelstream.views.guards import ADMIN as ADMIN_GUARD
+from channelstream.views.guards import ADMIN_PAGE, OPTION
 
 if TYPE_CHECKING:
     from marshmallow import Schema
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SPEC_KEY = "channelstream.openapi"
 SWAGGER_STATIC = "api-explorer/swagger-ui"
 JSON = "application/json"
 
@@ -497,11 +497,11 @@ def build_openapi() -> dict[str, Any]:
 
 
 def openapi_document(request: Request) -> dict[str, Any]:
-    registry = request.registry
-    document = registry.get(SPEC_KEY)
+    runtime = runtime_of(request)
+    document = runtime.openapi
     if document is None:
         try:
-            document = registry[SPEC_KEY] = build_openapi()
+            document = runtime.openapi = build_openapi()
         except ImportError:
             raise RequestError.with_status(
                 503, {"request": "The OpenAPI document needs apispec: pip install apispec"}
@@ -537,19 +537,16 @@ MISSING_SWAGGER = (
 
 
 def openapi_view(request: Request) -> Response:
-    if not is_admin(request):
-        raise Forbidden({"request": "Sign in as the admin, or sign the request."})
     return json_response(openapi_document(request), 200)
 
 
 def explorer_view(request: Request) -> Response:
-    if not is_admin(request):
-        return HTTPFound(request.route_url("channelstream.admin_sign_in"))
     openapi = html.escape(request.route_url("channelstream.openapi"))
-    if not request.registry.get("channelstream.swagger_ui"):
+    swagger_ui = runtime_of(request).swagger_ui
+    if not swagger_ui:
         return Response(MISSING_SWAGGER.format(openapi=openapi), status=503)
     page = EXPLORER_PAGE.format(
-        swagger=html.escape(request.static_url(request.registry["channelstream.swagger_ui"])),
+        swagger=html.escape(request.static_url(swagger_ui)),
         admin_static=html.escape(request.static_url("channelstream:static/admin/")),
         openapi=openapi,
         admin=html.escape(request.route_url("channelstream.admin")),
@@ -564,9 +561,15 @@ def includeme(config: Configurator) -> None:
         openapi_view,
         route_name="channelstream.openapi",
         request_method="GET",
+        **{OPTION: ADMIN_GUARD},
     )
     config.add_route("channelstream.api_explorer", "/api-explorer")
-    config.add_view(explorer_view, route_name="channelstream.api_explorer", request_method="GET")
+    config.add_view(
+        explorer_view,
+        route_name="channelstream.api_explorer",
+        request_method="GET",
+        **{OPTION: ADMIN_PAGE},
+    )
     try:
         from swagger_ui_bundle import swagger_ui_path
     except ImportError:
@@ -574,4 +577,4 @@ def includeme(config: Configurator) -> None:
         return
     path = str(swagger_ui_path).rstrip("/") + "/"
     config.add_static_view(SWAGGER_STATIC, path, cache_max_age=3600)
-    config.registry["channelstream.swagger_ui"] = path
+    runtime_of(config.registry).swagger_ui = path

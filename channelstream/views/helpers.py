@@ -1,4 +1,4 @@
-"""What the view classes share: the state, JSON bodies and schema loading."""
+"""What the view classes share: the state, JSON answers and bodies, schema loading."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, ValidationError
 
-from channelstream import jsonenc, security
+from channelstream import jsonenc
 from channelstream.errors import BadRequest, PayloadTooLarge, ValidationFailed
-from channelstream.state import State, get_state
+from channelstream.runtime import runtime_of
+from channelstream.state import State
 from channelstream.views.errors import json_response
 
 if TYPE_CHECKING:
@@ -30,13 +31,7 @@ def json_view(method: Callable[..., Any]) -> Callable[..., Response]:
 
 
 def state_of(request: Request) -> State:
-    return get_state()
-
-
-def is_admin(request: Request) -> bool:
-    """A signed-in admin (the cookie) or a backend holding the API signature."""
-    checker = request.registry["channelstream.signature_checker"]
-    return security.is_admin(request, get_state().settings, checker)
+    return runtime_of(request).state
 
 
 def json_body(request: Request, state: State, *, allow_empty: bool = False) -> Any:

@@ -13,10 +13,10 @@ import pytest
 from channelstream import operations
 from channelstream.engine.base import Subscribed, channel_stream
 from channelstream.engine.redis import RedisEngine
-from channelstream.hub import Hub
+from channelstream.delivery.hub import Hub
 from channelstream.model.event import Event
 from channelstream.state import State
-from tests.engine.conftest import CATCHUP, Harness, engine_settings
+from tests.engine.conftest import CATCHUP, Harness, Recorder, channel_info, engine_settings
 from tests.support.memory import connect, listen
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
@@ -26,10 +26,9 @@ MakeEngine = Callable[..., RedisEngine]
 pytestmark = pytest.mark.redis
 
 
-def node(engine: RedisEngine) -> State:
-    hub = Hub()
-    state = State(settings=engine.settings, engine=engine, hub=hub)
-    engine.start(hub.deliver)
+def node(engine: RedisEngine, hub: Hub | None = None) -> State:
+    state = State(settings=engine.settings, engine=engine, hub=hub or Hub())
+    engine.start(state.node)
     return state
 
 
@@ -100,9 +99,9 @@ def test_connect_on_one_node_attach_on_another(fresh_redis: MakeEngine) -> None:
 # -- a node that dies ----------------------------------------------------------------
 def test_a_dead_nodes_connections_become_collectable(fresh_redis: MakeEngine) -> None:
     survivor = fresh_redis()
-    survivor.start(lambda envelope: None)
+    survivor.start(Recorder())
     doomed = fresh_redis(node_ttl=1)
-    doomed.start(lambda envelope: None)
+    doomed.start(Recorder())
     now = time.time()
     doomed.add_connection("on-doomed", "alice", now)
     doomed.add_connection("moves", "bob", now)
@@ -126,9 +125,9 @@ def test_no_collection_while_cut_off_or_just_back(fresh_redis: MakeEngine) -> No
     """After a Redis outage every heartbeat key may have expired: a node collects nothing
     until its own bus is back and the others had the time to heartbeat again."""
     collector = fresh_redis()
-    collector.start(lambda envelope: None)
+    collector.start(Recorder())
     other = fresh_redis(node_ttl=1)
-    other.start(lambda envelope: None)
+    other.start(Recorder())
     now = time.time()
     other.add_connection("elsewhere", "alice", now)
     other.stop()  # its key expires, as it would during an outage
@@ -307,16 +306,14 @@ class CountingHub(Hub):
         super().__init__()
         self.seen: list[Any] = []
 
-    def deliver(self, envelope: Any) -> None:
-        self.seen.append(envelope)
-        super().deliver(envelope)
+    def deliver_event(self, event: Any) -> None:
+        self.seen.append(event)
+        super().deliver_event(event)
 
 
 def test_a_node_decodes_only_channels_it_has_listeners_for(fresh_redis: MakeEngine) -> None:
-    engine = fresh_redis()
     hub = CountingHub()
-    a = State(settings=engine.settings, engine=engine, hub=hub)
-    engine.start(hub.deliver)
+    a = node(fresh_redis(), hub)
     b = node(fresh_redis())
     recorder = listen(a, connect(a, "alice", ["here"], state_public_keys=None))
     b.engine.ensure_channel("elsewhere", None, time.time())
@@ -334,7 +331,7 @@ def test_edits_and_configs_go_through_under_traffic(fresh_redis: MakeEngine) -> 
     have to wait for a quiet moment."""
     writer, editor = fresh_redis(), fresh_redis()
     for engine in (writer, editor):
-        engine.start(lambda envelope: None)
+        engine.start(Recorder())
     writer.ensure_channel("busy", {"store_history": True, "history_size": 50}, 1.0)
     target = writer.publish(
         Event({"type": "message", "uuid": "keep-me", "message": {"v": 0}}, channel="busy"),
@@ -367,10 +364,10 @@ def test_edits_and_configs_go_through_under_traffic(fresh_redis: MakeEngine) -> 
         halt.set()
         for thread in threads:
             thread.join()
-    info = editor.channel_info("busy", include_history=True, include_users=False)
+    info = channel_info(editor, "busy", include_history=True, include_users=False)
     assert info is not None and info["settings"]["history_size"] == 10
     # The flood kept no history: the edited message is its only item.
     assert [(h["uuid"], h["message"]) for h in info["history"]] == [("keep-me", {"v": 20})]
     assert editor.delete_message(channel_stream("busy"), "keep-me") is True
-    info = editor.channel_info("busy", include_history=True, include_users=False)
+    info = channel_info(editor, "busy", include_history=True, include_users=False)
     assert info is not None and info["history"] == []
