@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.router import Router
 
-__version__ = "1.0.0"
+from channelstream.version import __version__
+
+__all__ = ["__version__", "includeme", "main"]
 
 
 def includeme(config: Configurator) -> None:

@@ -25,6 +25,7 @@ from channelstream.realtime.scheduling import CoalescingSchedule
 from channelstream.runtime import REGISTRY_KEY, Runtime, runtime_of
 from channelstream.settings import Settings, parse_settings
 from channelstream.state import State
+from channelstream.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def includeme(config: Configurator) -> None:
     config.include("channelstream.cors")
     config.include("channelstream.routes")
     config.action(("channelstream", "start"), _start_when_created, args=(config.registry,))
-    log.info("channelstream %s configured: %s", _version(), settings.redacted())
+    log.info("channelstream %s configured: %s", __version__, settings.redacted())
 
 
 def _start_when_created(registry: Registry) -> None:
@@ -87,12 +88,6 @@ def _start_runtime(event: Any) -> None:
 
 def _any(items: Any) -> bool:
     return next(iter(items), None) is not None
-
-
-def _version() -> str:
-    from channelstream import __version__
-
-    return __version__
 
 
 def make_app(settings: dict[str, Any]) -> Router:

@@ -10,8 +10,9 @@ import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from channelstream import __version__, jsonenc
+from channelstream import jsonenc
 from channelstream.engine.base import ChannelSnapshot
+from channelstream.version import __version__
 
 if TYPE_CHECKING:
     from channelstream.state import State

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from channelstream import operations
+from channelstream.delivery.hub import Hub
 from channelstream.engine.base import Subscribed, channel_stream
 from channelstream.engine.redis import RedisEngine
-from channelstream.delivery.hub import Hub
 from channelstream.model.event import Event
 from channelstream.state import State
 from tests.engine.conftest import CATCHUP, Harness, Recorder, channel_info, engine_settings
@@ -133,11 +133,11 @@ def test_no_collection_while_cut_off_or_just_back(fresh_redis: MakeEngine) -> No
     other.stop()  # its key expires, as it would during an outage
     heartbeat_key = f"{other.prefix}n:{other.node_id}"
     wait_until(lambda: not collector.redis.exists(heartbeat_key), what="the heartbeat key expired")
-    collector.interrupt_bus()  # Redis answers commands, our subscriber is not back yet
+    collector.bus.interrupt()  # Redis answers commands, our subscriber is not back yet
     assert collector.collectable_connections(now - 60) == []
-    collector.resume_bus()  # back: a grace period starts
+    collector.bus.resume()  # back: a grace period starts
     assert collector.collectable_connections(now - 60) == []
-    collector._resumed_at = None  # the grace period is over
+    collector.bus.resumed_at = None  # the grace period is over
     assert collector.collectable_connections(now - 60) == ["elsewhere"]
 
 
@@ -173,28 +173,28 @@ def test_missed_events_are_resent_after_the_bus_comes_back(fresh_redis: MakeEngi
     say(b, "chat", 1)
     wait_until(lambda: len(recorder.of_type("message")) == 1)
     assert isinstance(a.engine, RedisEngine)
-    a.engine.interrupt_bus()
+    a.engine.bus.interrupt()
     assert a.engine.health()["ok"] is False
     for n in (2, 3, 4):
         say(b, "chat", n)
-    a.engine.resume_bus()
+    a.engine.bus.resume()
     wait_until(lambda: len(recorder.of_type("message")) == 4, what="re-sync")
     say(b, "chat", 5)
     wait_until(lambda: len(recorder.of_type("message")) == 5)
     time.sleep(0.2)
     assert [m["offset"] for m in recorder.of_type("message")] == [1, 2, 3, 4, 5]
     assert recorder.of_type("gap") == []
-    assert a.engine.health()["ok"] is True and a.engine.outages == 1
+    assert a.engine.health()["ok"] is True and a.engine.bus.outages == 1
 
 
 def test_a_hole_beyond_the_window_is_announced(fresh_redis: MakeEngine) -> None:
     a, b = node(fresh_redis()), node(fresh_redis())
     recorder = listen(a, connect(a, "alice", ["chat"], state_public_keys=None))
     assert isinstance(a.engine, RedisEngine)
-    a.engine.interrupt_bus()
+    a.engine.bus.interrupt()
     for n in range(1, CATCHUP + 4):
         say(b, "chat", n)
-    a.engine.resume_bus()
+    a.engine.bus.resume()
     wait_until(lambda: len(recorder.of_type("message")) == CATCHUP, what="re-sync")
     epoch = b.engine.position(channel_stream("chat"))[0]
     assert recorder.received[0] == {
@@ -212,9 +212,9 @@ def test_a_hole_in_a_channel_without_frames_is_announced(fresh_redis: MakeEngine
     operations.set_channel_configs(a, {"fleeting": {"store_frames": False}})
     recorder = listen(a, connect(a, "alice", ["fleeting"], state_public_keys=None))
     assert isinstance(a.engine, RedisEngine)
-    a.engine.interrupt_bus()
+    a.engine.bus.interrupt()
     say(b, "fleeting", 1)
-    a.engine.resume_bus()
+    a.engine.bus.resume()
     wait_until(lambda: recorder.of_type("gap"), what="gap notice")
     assert recorder.of_type("gap")[0]["reason"] == "window"
     say(b, "fleeting", 2)

@@ -1,10 +1,10 @@
 """The Lua scripts of the Redis engine: each one is a single atomic step of the contract.
 
 Every script takes the key prefix as ARGV[1] and builds its keys from it (the layout is in
-``channelstream.engine.redis``); KEYS[1] is the bus (the pub/sub channel the publish script
-publishes on), which also lets a cluster-aware client route the call (all keys share one
-hash tag, see docs/cluster.md). Nothing here decodes JSON: payloads
-are handled as strings so that numbers and empty arrays pass through byte for byte.
+``channelstream.engine.redis``'s docstring); KEYS[1] is the bus (the pub/sub channel the
+publish script publishes on), which also lets a cluster-aware client route the call (all
+keys share one hash tag, see docs/cluster.md). Nothing here decodes JSON: payloads are
+handled as strings so that numbers and empty arrays pass through byte for byte.
 """
 
 from __future__ import annotations
