@@ -102,4 +102,6 @@ def includeme(config: Configurator) -> None:
 
     config.add_static_view("static", "channelstream:static/", cache_max_age=3600)
     prefix = (config.route_prefix or "").strip("/")
-    runtime_of(config.registry).static_path = f"/{prefix}/static/" if prefix else "/static/"
+    runtime = runtime_of(config.registry)
+    runtime.route_prefix = f"/{prefix}" if prefix else ""
+    runtime.static_path = f"{runtime.route_prefix}/static/"

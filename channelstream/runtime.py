@@ -26,7 +26,9 @@ class Runtime:
     state: State
     # The callable named by channelstream.signature_checker, resolved at configuration.
     check_signature: SignatureChecker
-    # Where our static files are served (under the route prefix): CORS headers go there too.
+    # The route prefix we were included with ("" at the root), and where our static files
+    # are served under it (CORS headers go there too).
+    route_prefix: str = ""
     static_path: str = "/static/"
     # The admin panel's page (channelstream/static/admin/index.html), read once.
     admin_page: str = ""

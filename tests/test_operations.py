@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from channelstream import operations, presenters
-from channelstream.errors import ValidationFailed
 from channelstream.delivery.attach import attach, detach
+from channelstream.errors import ValidationFailed
 from channelstream.state import State
 from tests.support.memory import RecordingTransport, connect, listen, make_state
 

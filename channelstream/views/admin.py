@@ -11,8 +11,10 @@ from pyramid.response import Response
 
 from channelstream import presenters, security
 from channelstream.runtime import runtime_of
+from channelstream.schemas import responses
 from channelstream.views.errors import json_response
 from channelstream.views.helpers import state_of
+from channelstream.views.openapi import documented
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -74,6 +76,32 @@ class AdminViews:
     def _to_sign_in(self) -> HTTPFound:
         return HTTPFound(self.request.route_url("channelstream.admin_sign_in"))
 
+    @documented(
+        "Sign in: sets the admin cookie",
+        method="POST",
+        tag="admin",
+        body={
+            "type": "object",
+            "properties": {
+                "username": {"type": "string"},
+                "password": {"type": "string", "format": "password"},
+            },
+            "required": ["username", "password"],
+        },
+        body_media="application/x-www-form-urlencoded",
+        responses={
+            "302": {"description": "Signed in: to /admin, with the cookie."},
+            "401": {"description": "Wrong user name or password: the form again."},
+        },
+    )
+    @documented(
+        "The sign-in form",
+        method="GET",
+        tag="admin",
+        answer={"type": "string"},
+        answer_description="HTML.",
+        answer_media="text/html",
+    )
     def sign_in(self) -> Response:
         error = ""
         if self.request.method == "POST":
@@ -107,6 +135,12 @@ class AdminViews:
         )
         return Response(page, content_type="text/html", status=401 if error else 200)
 
+    @documented(
+        "Sign out: drops the cookie",
+        method="GET",
+        tag="admin",
+        responses={"302": {"description": "To /admin/sign_in."}},
+    )
     def sign_out(self) -> HTTPFound:
         response = self._to_sign_in()
         response.delete_cookie(security.ADMIN_COOKIE, path="/")
@@ -120,5 +154,6 @@ class AdminViews:
         response.cache_control.no_store = True
         return response
 
+    @documented("Totals, channels, users, uptime, version", answer=responses.AdminSummarySchema)
     def admin_json(self) -> Response:
         return json_response(presenters.admin_summary(self.state), 200)

@@ -15,11 +15,13 @@ from marshmallow import fields
 from channelstream import operations, presenters
 from channelstream.errors import BadRequest, NotFound, RequestError
 from channelstream.runtime import runtime_of
+from channelstream.schemas import responses
 from channelstream.schemas.connections import ChannelConfigChangesSchema, DisconnectSchema
 from channelstream.schemas.fields import BaseSchema, channel_name
 from channelstream.schemas.messages import MessageSchema
 from channelstream.views.guards import ADMIN_ACT, OPTION
 from channelstream.views.helpers import json_body, json_view, load, state_of
+from channelstream.views.openapi import documented
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -53,12 +55,24 @@ class AdminApiViews:
             raise BadRequest({"body": ["Send JSON (Content-Type: application/json)."]})
         return json_body(self.request, self.state)
 
+    @documented(
+        "Publish messages as the admin",
+        body=[MessageSchema],
+        body_description="As for POST /message.",
+        answer=[responses.PublishedMessageSchema],
+    )
     @json_view
     def publish(self) -> list[dict[str, Any]]:
         """A list of messages, exactly as POST /message takes them."""
         messages = load(MessageSchema, self._body(), many=True)
         return operations.publish_messages(self.state, messages)
 
+    @documented(
+        "Change an existing channel's config",
+        body=AdminChannelConfigSchema,
+        answer=responses.ChannelsInfoSchema,
+        responses={"404": "NotFound"},
+    )
     @json_view
     def channel_config(self) -> dict[str, Any]:
         data = load(AdminChannelConfigSchema, self._body())
@@ -70,6 +84,11 @@ class AdminApiViews:
             self.state, names, include_history=False, include_users=False
         )
 
+    @documented(
+        "Disconnect a connection",
+        body=DisconnectSchema,
+        answer=responses.AdminDisconnectResponseSchema,
+    )
     @json_view
     def disconnect(self) -> dict[str, Any]:
         conn_id = load(DisconnectSchema, self._body())["conn_id"]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from channelstream import operations, presenters
 from channelstream.errors import ValidationFailed
-from channelstream.schemas import fastpath
+from channelstream.schemas import fastpath, responses
 from channelstream.schemas.connections import (
     ChannelConfigChangesSchema,
     ConnectSchema,
@@ -21,6 +21,7 @@ from channelstream.schemas.messages import (
     MessageSchema,
 )
 from channelstream.views.helpers import json_body, json_view, load, state_of
+from channelstream.views.openapi import CONN_ID_QUERY, documented
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -46,6 +47,13 @@ class ServerApiViews:
         )
 
     # -- connections -----------------------------------------------------------------
+    @documented(
+        "Open a connection for a user",
+        body=ConnectSchema,
+        answer=responses.ConnectResponseSchema,
+        description="Creates (or names again) a connection; the browser then attaches "
+        "to it with /ws or /listen using the conn_id.",
+    )
     @json_view
     def connect(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
@@ -79,6 +87,12 @@ class ServerApiViews:
         data = load(SubscribeSchema, body)
         return data, operations.find_connection(self.state, data["conn_id"])
 
+    @documented(
+        "Join channels",
+        body=SubscribeSchema,
+        answer=responses.SubscribeResponseSchema,
+        params=({**CONN_ID_QUERY, "required": False},),
+    )
     @json_view
     def subscribe(self) -> dict[str, Any]:
         data, conn = self._subscription_body()
@@ -87,6 +101,12 @@ class ServerApiViews:
         )
         return self._subscription_answer(conn.conn_id, data["info"], "subscribed_to", subscribed)
 
+    @documented(
+        "Leave channels",
+        body=SubscribeSchema,
+        answer=responses.UnsubscribeResponseSchema,
+        params=({**CONN_ID_QUERY, "required": False},),
+    )
     @json_view
     def unsubscribe(self) -> dict[str, Any]:
         data, conn = self._subscription_body()
@@ -103,6 +123,9 @@ class ServerApiViews:
             key: sorted(changed),
         }
 
+    @documented(
+        "Change a user's state", body=UserStateSchema, answer=responses.UserStateResponseSchema
+    )
     @json_view
     def user_state(self) -> dict[str, Any]:
         data = load(UserStateSchema, json_body(self.request, self.state))
@@ -112,6 +135,13 @@ class ServerApiViews:
         return {"user_state": user.state, "changed_state": changed, "public_keys": user.public_keys}
 
     # -- messages --------------------------------------------------------------------
+    @documented(
+        "Publish messages",
+        body=[MessageSchema],
+        body_description="A list; one bad item rejects the batch.",
+        answer=[responses.PublishedMessageSchema],
+        answer_description="The accepted list, in order.",
+    )
     @json_view
     def message_post(self) -> list[dict[str, Any]]:
         body = json_body(self.request, self.state)
@@ -120,17 +150,30 @@ class ServerApiViews:
             messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
 
+    @documented("Edit messages", body=[MessageEditSchema], answer=[responses.EditedMessageSchema])
     @json_view
     def message_patch(self) -> list[dict[str, Any]]:
         edits = load(MessageEditSchema, json_body(self.request, self.state), many=True)
         return operations.edit_messages(self.state, edits)
 
+    @documented(
+        "Delete messages", body=[MessageDeleteSchema], answer=[responses.DeletedMessageSchema]
+    )
     @json_view
     def message_delete(self) -> list[dict[str, Any]]:
         deletes = load(MessageDeleteSchema, json_body(self.request, self.state), many=True)
         return operations.delete_messages(self.state, deletes)
 
     # -- channels --------------------------------------------------------------------
+    @documented(
+        "Configure channels",
+        body={
+            "type": "object",
+            "additionalProperties": {"$ref": "#/components/schemas/ChannelConfigChanges"},
+        },
+        body_description="{channel name: the keys to change}",
+        answer=responses.ChannelsInfoSchema,
+    )
     @json_view
     def channel_config(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
@@ -153,6 +196,16 @@ class ServerApiViews:
             self.state, names, include_history=False, include_users=False
         )
 
+    @documented(
+        "Channel information",
+        method="POST",
+        body=InfoBodySchema,
+        body_required=False,
+        answer=responses.ChannelsInfoSchema,
+        description="Without a body: every channel, with history and users. With "
+        '`{"info": {...}}`: the listed channels.',
+    )
+    @documented("Every channel's information", method="GET", answer=responses.ChannelsInfoSchema)
     @json_view
     def info(self) -> dict[str, Any]:
         body = json_body(self.request, self.state, allow_empty=True)

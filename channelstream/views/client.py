@@ -22,9 +22,11 @@ from channelstream.realtime.websocket import (
     UPGRADE_KEY,
     WebSocketSession,
 )
+from channelstream.schemas import responses
 from channelstream.schemas.connections import DisconnectSchema
 from channelstream.views.errors import json_response
 from channelstream.views.helpers import json_body, json_view, load, state_of
+from channelstream.views.openapi import CONN_ID_QUERY, JSON, RESUME_QUERY, documented
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -49,6 +51,23 @@ class ClientViews:
         self.request = request
         self.state = state_of(request)
 
+    @documented(
+        "Attach a WebSocket",
+        params=(CONN_ID_QUERY, RESUME_QUERY),
+        responses={
+            "101": {
+                "description": "Switching protocols. Every text frame is a JSON array of "
+                "message objects (`[]` is a heartbeat, every 5 s); an unknown conn_id is "
+                "closed with 1000.",
+                "content": {
+                    JSON: {"schema": {"type": "array", "items": responses.DeliveredMessageSchema}}
+                },
+            },
+            "400": "BadRequest",
+            "426": {"description": "Not a version 13 WebSocket upgrade."},
+        },
+        description="Needs a WebSocket client: Swagger UI cannot try it.",
+    )
     def websocket(self) -> Response:
         request = self.request
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -91,6 +110,23 @@ class ClientViews:
         upgrade(make_session, run)
         return Response(status=101)
 
+    @documented(
+        "Long-poll for messages",
+        answer=[responses.DeliveredMessageSchema],
+        answer_description="What is queued, or `[]` after 5 s idle; JSONP with `callback`.",
+        params=(
+            CONN_ID_QUERY,
+            RESUME_QUERY,
+            {
+                "name": "callback",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "JSONP: wrap the answer in this function call.",
+            },
+        ),
+        responses={"400": "BadRequest", "404": "NotFound"},
+    )
     def listen(self) -> Response:
         conn_id = _conn_id(self.request)
         resume = attaching.parse_resume(self.request.GET.get("resume"))
@@ -114,6 +150,21 @@ class ClientViews:
             )
         return Response(body=body, content_type="application/json", charset=None)
 
+    @documented(
+        "Close a connection",
+        method="POST",
+        body=DisconnectSchema,
+        answer={"type": "boolean"},
+        answer_description="true when the connection existed.",
+    )
+    @documented(
+        "Close a connection",
+        method="GET",
+        answer={"type": "boolean"},
+        answer_description="true when the connection existed.",
+        params=(CONN_ID_QUERY,),
+        responses={"400": "BadRequest"},
+    )
     @json_view
     def disconnect(self) -> bool:
         if self.request.method == "POST":
@@ -123,6 +174,16 @@ class ClientViews:
             conn_id = _conn_id(self.request)
         return operations.disconnect(self.state, conn_id)
 
+    @documented(
+        "Health of this node and its engine",
+        answer=responses.HealthSchema,
+        responses={
+            "503": {
+                "description": "The engine is unavailable.",
+                "content": {JSON: {"schema": responses.HealthSchema}},
+            }
+        },
+    )
     def health(self) -> Response:
         body, ok = presenters.health(self.state)
         return json_response(body, 200 if ok else 503)

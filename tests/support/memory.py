@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from channelstream import jsonenc, operations
-from channelstream.engine.memory import MemoryEngine
-from channelstream.delivery.hub import Hub
-from channelstream.model.event import EventBatch
 from channelstream.delivery.attach import attach
+from channelstream.delivery.hub import Hub
+from channelstream.engine.memory import MemoryEngine
+from channelstream.model.event import EventBatch
 from channelstream.settings import parse_settings
 from channelstream.state import State
 
