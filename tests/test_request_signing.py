@@ -43,7 +43,7 @@ def test_the_documented_vector_is_what_we_sign_and_accept(
 
 
 def test_the_documented_signed_string() -> None:
-    secret, method, target, body, t, _header = documented_vectors()[0]
+    _secret, method, target, body, t, _header = documented_vectors()[0]
     line = request_signing.signing_payload(t, method, target, body).decode()
     assert line in DOC.read_text()
 

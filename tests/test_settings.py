@@ -66,7 +66,7 @@ def test_secret_holds_several_keys_each_checked_in_production() -> None:
     assert settings.secrets == ("new-key", "old-key")
     assert settings.legacy_signatures is True
     for value in ("new-key changeme", "   "):
-        with pytest.raises(ConfigurationError, match="channelstream.secret is a placeholder"):
+        with pytest.raises(ConfigurationError, match=r"channelstream\.secret is a placeholder"):
             parse_settings({**good, "channelstream.secret": value}, environ={})
 
 

@@ -1,0 +1,53 @@
+"""The client's signers: the documented request-bound vector, and 0.7's signature exactly
+as itsdangerous makes and checks it."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from itsdangerous import TimestampSigner
+
+from channelstream_client import sign_legacy, sign_request
+from channelstream_client._signing import signing_key
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "signing.md"
+
+
+def test_the_documented_vectors() -> None:
+    text = DOC.read_text()
+    secret = re.search(r"\| secret \| `([^`]+)` \|", text)
+    stamp = re.search(r"\| t \| `(\d+)`", text)
+    body = re.search(r"\| body \| `([^`]+)`", text)
+    headers = re.findall(r"^x-channelstream-signature: (t=\d+,v1=[0-9a-f]{64})$", text, re.M)
+    assert secret and stamp and body and len(headers) == 2
+    key, t = secret.group(1), int(stamp.group(1))
+    assert sign_request(key, "POST", "/message", body.group(1).encode(), t) == headers[0]
+    assert sign_request(key, "get", "/info?channel=lobby", b"", t) == headers[1]
+
+
+@pytest.mark.parametrize("stamp", [0, 1, 255, 256, 1_767_225_600, 2**40])
+def test_the_legacy_signature_is_itsdangerous_timestamp_signer(stamp: int) -> None:
+    class FixedTime(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return stamp
+
+    assert (
+        sign_legacy("s3cret", timestamp=stamp) == FixedTime("s3cret").sign("channelstream").decode()
+    )
+    assert sign_legacy("s3cret", "/connect", stamp) == FixedTime("s3cret").sign("/connect").decode()
+
+
+def test_itsdangerous_accepts_a_fresh_legacy_signature() -> None:
+    signed = sign_legacy("s3cret")
+    value, when = TimestampSigner("s3cret").unsign(signed, max_age=60, return_timestamp=True)
+    assert value == b"channelstream"
+    assert abs(when.timestamp() - time.time()) < 5
+
+
+def test_the_first_of_several_keys_signs() -> None:
+    assert signing_key("  new\told  ") == "new"
+    with pytest.raises(ValueError):
+        signing_key(" ")
