@@ -1,10 +1,12 @@
 """Publishers: many concurrent publishes, few requests.
 
 A backend that publishes from many threads (or tasks) at once pays one HTTP round trip per
-message. A publisher gathers the messages submitted within ``max_delay`` seconds (2 ms by
-default) into one ``POST /message`` and hands each caller its own answer. One batch is in
-flight at a time, so under load batches grow instead of requests multiplying, and messages
-go out in the order they were submitted.
+message. A publisher sends one ``POST /message`` at a time: a message submitted while it is
+idle goes out at once, and everything submitted while a request is in flight goes out
+together in the next one (up to ``max_batch``), each caller getting its own answer. Under
+load, batches grow instead of requests multiplying, and messages go out in the order they
+were submitted. ``max_delay`` (seconds, 0 by default) waits that much longer before each
+request to gather more: fewer, bigger requests for a little latency.
 
 One bad message does not fail its neighbours: when the server refuses a batch with 422
 (it names the bad items by index), the bad ones get their own ``APIError`` and the rest are
@@ -26,7 +28,7 @@ from channelstream_client.client import Client
 from channelstream_client.errors import APIError
 from channelstream_client.types import Message, PublishedMessage
 
-DEFAULT_DELAY = 0.002
+DEFAULT_DELAY = 0.0
 DEFAULT_BATCH = 100
 
 
@@ -119,7 +121,7 @@ class Publisher(_Batcher):
                     self._wake.wait()
                 if not self._pending:
                     return  # closed and drained
-                if not self._closed and len(self._pending) < self.max_batch:
+                if self.max_delay and not self._closed and len(self._pending) < self.max_batch:
                     # Give the other threads a moment to add theirs.
                     self._wake.wait_for(
                         lambda: self._closed or len(self._pending) >= self.max_batch,
@@ -202,7 +204,7 @@ class AsyncPublisher(_Batcher):
 
     async def _run(self) -> None:
         while self._pending:
-            if not self._closed and len(self._pending) < self.max_batch:
+            if self.max_delay and not self._closed and len(self._pending) < self.max_batch:
                 try:
                     await asyncio.wait_for(self._full.wait(), self.max_delay)
                 except asyncio.TimeoutError:

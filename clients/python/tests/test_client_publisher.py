@@ -125,7 +125,7 @@ def test_tasks_publishing_at_once_share_requests(channelstream: ServerProcess) -
     async def scenario() -> list[Any]:
         http = httpx.AsyncClient(event_hooks={"request": [counting.async_hook]})
         async with AsyncClient(channelstream.url, NEW_KEY, http_client=http) as client:
-            async with AsyncPublisher(client) as publisher:
+            async with AsyncPublisher(client, max_delay=0.005) as publisher:
 
                 async def task(index: int) -> list[Any]:
                     return [
