@@ -219,28 +219,48 @@ def test_old_and_new_keys_both_verify_in_both_schemes(rotated: ServerProcess) ->
 
 
 # -- bodies as the server reads them ------------------------------------------------
+def raw_exchange(server: ServerProcess, head: str, body: bytes, *, cut: bool = False) -> bytes:
+    """Send a hand-made request; with `cut`, half-close after it (the body ends early)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        if cut:
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def chunked_head(signature: str) -> str:
+    return (
+        f"POST /message HTTP/1.1\r\nHost: 127.0.0.1\r\n{HEADER}: {signature}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    )
+
+
 def test_a_chunked_body_is_hashed_as_received(rotated: ServerProcess) -> None:
     """The body arrives in three chunks; the signature covers the de-chunked bytes, and the
     view parses the same bytes (read once)."""
     channel = name("chunked")
     raw = encode([{"channel": channel, "user": "u", "message": {"text": "in chunks"}}])
-    signature = sign(NEW_KEY, "POST", "/message", raw)
     parts = [raw[:10], raw[10:25], raw[25:]]
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
-    request = (
-        f"POST /message HTTP/1.1\r\nHost: 127.0.0.1\r\n{HEADER}: {signature}\r\n"
-        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode() + chunks
-    with socket.create_connection(("127.0.0.1", rotated.port), timeout=10) as sock:
-        sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+    answer = raw_exchange(rotated, chunked_head(sign(NEW_KEY, "POST", "/message", raw)), chunks)
     head, _, _ = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), answer[:300]
     assert b"in chunks" in answer
     assert answer.count(b'"uuid"') == 1
+
+
+def test_a_chunked_body_that_ends_early_is_400(rotated: ServerProcess) -> None:
+    raw = encode([{"channel": name("cut"), "user": "u", "message": {"text": "never whole"}}])
+    cut = b"%x\r\n%s" % (len(raw), raw[:20])
+    answer = raw_exchange(
+        rotated, chunked_head(sign(NEW_KEY, "POST", "/message", raw)), cut, cut=True
+    )
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"ended before" in answer
 
 
 def test_a_body_over_the_limit_is_413_before_any_signature_work(rotated: ServerProcess) -> None:
