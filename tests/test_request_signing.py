@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
-from pathlib import Path
 
 import pytest
 
@@ -12,29 +10,14 @@ from channelstream import request_signing
 from channelstream.errors import BadSignature
 from channelstream.request_signing import SignedRequest, check_request_signature, sign
 from channelstream.settings import parse_settings
+from tests.support.signing_vectors import DOC, Vector, documented_vectors
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "signing.md"
 DEV = {"channelstream.environment": "development"}
-
-
-def documented_vectors() -> list[tuple[str, str, str, bytes, int, str]]:
-    """(secret, method, target, body, t, header) as docs/signing.md states them."""
-    text = DOC.read_text()
-    secret = re.search(r"\| secret \| `([^`]+)` \|", text)
-    stamp = re.search(r"\| t \| `(\d+)`", text)
-    body = re.search(r"\| body \| `([^`]+)`", text)
-    headers = re.findall(r"^x-channelstream-signature: (t=\d+,v1=[0-9a-f]{64})$", text, re.M)
-    assert secret and stamp and body and len(headers) == 2
-    t = int(stamp.group(1))
-    return [
-        (secret.group(1), "POST", "/message", body.group(1).encode(), t, headers[0]),
-        (secret.group(1), "GET", "/info?channel=lobby", b"", t, headers[1]),
-    ]
 
 
 @pytest.mark.parametrize("vector", documented_vectors(), ids=["post-message", "get-info"])
 def test_the_documented_vector_is_what_we_sign_and_accept(
-    vector: tuple[str, str, str, bytes, int, str],
+    vector: Vector,
 ) -> None:
     secret, method, target, body, t, header = vector
     assert sign(secret, method, target, body, timestamp=t) == header

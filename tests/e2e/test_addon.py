@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from channelstream.request_signing import HEADER, sign
 from tests.e2e.helpers import clients, name, open_ws, texts, wait_for_text
 from tests.support.clients import listen
 from tests.support.server import ROOT, ServerProcess
@@ -147,7 +148,6 @@ def test_importing_channelstream_imports_neither_pyramid_nor_gevent(module: str)
 
 def test_request_bound_signatures_cover_the_prefix(host: ServerProcess) -> None:
     """Under a route prefix the signed path is the one the server sees: prefix included."""
-    from channelstream.request_signing import HEADER, sign
 
     def info(signed_path: str) -> requests.Response:
         header = sign(str(host.settings["secret"]), "POST", signed_path, b"")

@@ -137,18 +137,9 @@ class Publisher(_Batcher):
         while batch:
             try:
                 answers = self.client.publish([message for message, _ in batch])
-            except APIError as error:
-                failed = split_refusal(error, len(batch))
-                if failed is None:
-                    _fail(batch, error)
-                    return
-                for index, item_error in failed.items():
-                    _settle(batch[index][1], error=item_error)
-                batch = [item for index, item in enumerate(batch) if index not in failed]
+            except Exception as error:  # every caller must hear, whatever it was
+                batch = _after_refusal(batch, error)
                 continue
-            except BaseException as error:  # every caller must hear, whatever it was
-                _fail(batch, error)
-                return
             _answer(batch, answers)
             return
 
@@ -219,20 +210,24 @@ class AsyncPublisher(_Batcher):
         while batch:
             try:
                 answers = await self.client.publish([message for message, _ in batch])
-            except APIError as error:
-                failed = split_refusal(error, len(batch))
-                if failed is None:
-                    _fail(batch, error)
-                    return
-                for index, item_error in failed.items():
-                    _settle(batch[index][1], error=item_error)
-                batch = [item for index, item in enumerate(batch) if index not in failed]
-                continue
             except Exception as error:  # every caller must hear, whatever it was
-                _fail(batch, error)
-                return
+                batch = _after_refusal(batch, error)
+                continue
             _answer(batch, answers)
             return
+
+
+def _after_refusal(batch: list[Any], error: Exception) -> list[Any]:
+    """What to send again after a failed request: nothing when the error concerns the
+    whole batch (every caller gets it), the other items when a 422 named bad ones (those
+    callers get their own error)."""
+    failed = split_refusal(error, len(batch)) if isinstance(error, APIError) else None
+    if failed is None:
+        _fail(batch, error)
+        return []
+    for index, item_error in failed.items():
+        _settle(batch[index][1], error=item_error)
+    return [item for index, item in enumerate(batch) if index not in failed]
 
 
 def _settle(future: Any, value: Any = None, error: BaseException | None = None) -> None:

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from client_support import NEW_KEY
 
+from client_support import NEW_KEY
 from tests.support.server import ServerProcess
 
 CLIENT_DIR = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from client_support import NEW_KEY, unique
 
 from channelstream_client import APIError, AsyncClient, AsyncPublisher, Client, Publisher
+from client_support import NEW_KEY, unique
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
