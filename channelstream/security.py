@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from channelstream.settings import Settings
 
-SIGNATURE_HEADER = "x-channelstream-secret"  # 0.7's; the request-bound one is
-# request_signing.HEADER
+# 0.7's signature header; the request-bound one is request_signing.HEADER.
+SIGNATURE_HEADER = "x-channelstream-secret"
 ADMIN_COOKIE = "channelstream_admin"
 ADMIN_COOKIE_MAX_AGE = 12 * 3600
 

@@ -1,21 +1,54 @@
 """One test body for both clients: ``Client`` as it is, ``AsyncClient`` awaited on a loop of
-its own (every call really goes through the async client and httpx's async transport)."""
+its own (every call really goes through the async client and httpx's async transport).
+
+The loop runs in a thread of its own: the browser tests' Playwright (sync API) keeps an
+event loop running in the main thread for the whole session, and a second loop cannot run
+there."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from channelstream_client import AsyncClient, Client
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop running in its own thread; ``run`` waits for one coroutine there."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` that works even where the calling thread already runs a loop."""
+    runner = LoopThread()
+    try:
+        return runner.run(coroutine)
+    finally:
+        runner.stop()
 
 
 class Awaited:
     """An AsyncClient whose coroutine methods are run to completion on a private loop."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.runner = LoopThread()
         self.client = AsyncClient(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -24,13 +57,13 @@ class Awaited:
             return attribute
 
         def run(*args: Any, **kwargs: Any) -> Any:
-            return self.loop.run_until_complete(attribute(*args, **kwargs))
+            return self.runner.run(attribute(*args, **kwargs))
 
         return run
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.client.aclose())
-        self.loop.close()
+        self.runner.run(self.client.aclose())
+        self.runner.stop()
 
 
 FLAVOURS = ["sync", "async"]

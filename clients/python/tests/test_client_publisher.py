@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from channelstream_client import APIError, AsyncClient, AsyncPublisher, Client, Publisher
+from client_flavours import run_async
 from client_support import NEW_KEY, unique
 from tests.support.server import ServerProcess
 
@@ -144,7 +145,7 @@ def test_tasks_publishing_at_once_share_requests(channelstream: ServerProcess) -
         assert isinstance(results[1], dict) and results[1]["message"] == {"n": -1}
         return [answer for batch in batches for answer in batch]
 
-    answers = asyncio.run(scenario())
+    answers = run_async(scenario())
     assert len({answer["uuid"] for answer in answers}) == THREADS * EACH
     assert len(history(channelstream, channel)) == THREADS * EACH + 1
     assert counting.posts <= EACH + 4, counting.posts
