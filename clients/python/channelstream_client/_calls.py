@@ -111,13 +111,20 @@ def should_retry(response: httpx.Response, policy: RetryPolicy, attempt: int) ->
 
 
 def result(response: httpx.Response, call: Call) -> Any:
-    """The answer's JSON; an APIError for any 4xx/5xx."""
+    """The answer's JSON; an APIError for any 4xx/5xx, and for a redirect, which the
+    server API never answers with (``/admin/admin.json`` redirects to the sign-in form when
+    it does not accept the signature)."""
+    status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("Location", "")
+        errors = {"request": f"Redirected to {location}: the signature was not accepted"}
+        raise APIError(status, errors, call.method, call.path)
     try:
         body = response.json()
     except ValueError:
-        body = None if response.status_code < 400 else response.text
-    if response.status_code >= 400:
-        raise APIError(response.status_code, body, call.method, call.path)
+        body = None if status < 400 else response.text
+    if status >= 400:
+        raise APIError(status, body, call.method, call.path)
     return body
 
 

@@ -145,6 +145,16 @@ def test_a_wrong_secret_is_401_bad_signature(
     assert "401" in str(refused.value) and "/connect" in str(refused.value)
 
 
+def test_admin_info_refused_is_an_error_not_a_redirect(
+    make_client: Factory, channelstream: ServerProcess
+) -> None:
+    """admin.json sends callers it does not accept to the sign-in form."""
+    with pytest.raises(APIError) as refused:
+        make_client(channelstream.url, "not-the-secret").admin_info()
+    assert refused.value.status == 302
+    assert "sign_in" in refused.value.errors["request"]
+
+
 def test_an_address_not_allowed_is_403(make_client: Factory, fenced: ServerProcess) -> None:
     with pytest.raises(APIError) as refused:
         make_client(fenced.url, NEW_KEY).info()
