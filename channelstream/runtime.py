@@ -79,3 +79,18 @@ def runtime_of(holder: Any) -> Runtime:
     if not isinstance(found, Runtime):
         raise RuntimeError("channelstream is not configured here: config.include('channelstream')")
     return found
+
+
+def runtime_served(app: Any) -> Runtime:
+    """The runtime of an application a server is handed: its registry's, or, when a WSGI
+    middleware wraps it (and hides the registry), the one started in this process."""
+    registry = getattr(app, "registry", None)
+    if registry is not None:
+        return runtime_of(registry)
+    started = running()
+    if len(started) != 1:
+        raise SystemExit(
+            "channelstream: the served application has no registry and "
+            f"{len(started)} channelstream applications run here; serve one directly"
+        )
+    return started[0]

@@ -20,15 +20,12 @@ import logging
 import os
 import signal
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gevent
 from gevent import pywsgi
 
 from channelstream.http_handler import ChannelstreamHandler
-
-if TYPE_CHECKING:
-    from channelstream.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -100,23 +97,6 @@ def make_listener(host: str, port: int, backlog: int, reuse_port: bool) -> socke
     return listener
 
 
-def _runtime_served(app: Any) -> Runtime:
-    """The runtime of the application we serve: its registry's, or, when a middleware wraps
-    it, the one started in this process."""
-    from channelstream.runtime import running, runtime_of
-
-    registry = getattr(app, "registry", None)
-    if registry is not None:
-        return runtime_of(registry)
-    started = running()
-    if len(started) != 1:
-        raise SystemExit(
-            "channelstream: the served application has no registry and "
-            f"{len(started)} channelstream applications run here; serve one directly"
-        )
-    return started[0]
-
-
 def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any) -> None:
     """paste.server_runner: ``use = egg:channelstream#gevent`` in ``[server:main]``."""
     if hupper.is_active():
@@ -125,9 +105,10 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         monkey.patch_all()
         _rebind_pyramid_threadlocals()
     from channelstream.realtime.websocket import CLOSE_GOING_AWAY
+    from channelstream.runtime import runtime_served
     from channelstream.settings import parse_listen
 
-    runtime = _runtime_served(app)
+    runtime = runtime_served(app)
     runtime.start()  # started already when the application was created; a no-op then
     current = runtime.state
     settings = current.settings

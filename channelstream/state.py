@@ -35,11 +35,13 @@ class State:
     # Injected so tests control time and ids.
     clock: Callable[[], float] = time.time
     new_id: Callable[[], str] = new_uuid
-    started_at: float = dataclasses.field(default_factory=time.time)
+    # When this node started, by the same clock (admin.json's uptime).
+    started_at: float = dataclasses.field(init=False)
     # What the engine talks to, and the one place that decides catch-up and gaps.
     recovery: Recovery = dataclasses.field(init=False)
     node: Node = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
+        self.started_at = self.clock()
         self.recovery = Recovery(self.engine, self.hub, self.clock)
         self.node = Node(self.hub, self.recovery)

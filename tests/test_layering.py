@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "channelstream"
 MAX_LINES = 400
 
@@ -138,6 +140,7 @@ def test_modules_stay_small() -> None:
     assert {name: size for name, size in sizes.items() if size > MAX_LINES} == {}
 
 
+@pytest.mark.process
 def test_importing_the_package_imports_neither_pyramid_nor_gevent() -> None:
     code = (
         "import channelstream, sys; "

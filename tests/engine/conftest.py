@@ -20,12 +20,6 @@ from tests.support.waiting import wait_until
 CATCHUP = 5
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
 def engine_settings(redis_url: str = "redis://127.0.0.1:1/0", **extra: Any) -> Settings:
     return parse_settings(
         {
@@ -96,7 +90,7 @@ def make_redis_engine(server: RedisServer, **kwargs: Any) -> RedisEngine:
     return RedisEngine(settings, **kwargs)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "memory":
         engine: Engine = MemoryEngine(engine_settings())
