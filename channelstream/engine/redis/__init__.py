@@ -26,6 +26,10 @@ braces are a hash tag, so on a Redis Cluster every key lands in one slot):
 ``nodes``           set: node ids; ``n:<node>`` its heartbeat key (TTL ``node_ttl``);
                     ``nc:<node>`` the conn_ids whose socket it holds
 ``counters``        hash: ``total_unique_messages``
+``pc``              set: the presence channels (notify_presence), whose members nodes follow
+``life``            the id of this life of the data: only a data loss removes it
+``recovering``      set for ``node_ttl`` seconds after a node noticed a data loss
+``restored:<life>`` set: the lost (channel, user) presences already restored
 ``bus:<db>``        the pub/sub channel every envelope travels on (named after the database:
                     pub/sub is shared by all databases of a server)
 ==================  ===============================================================
@@ -33,8 +37,9 @@ braces are a hash tag, so on a Redis Cluster every key lands in one slot):
 The parts, one job each: ``client`` (URLs, Sentinel, the clients and the scripts runner),
 ``codec`` (what is kept and what travels), ``scripts`` (the Lua: every write the contract
 calls atomic is one script), ``streams`` (the broker side), ``presence`` (users,
-connections, channels), ``bus`` (the subscriber, its backoff and the node's heartbeat) and
-``engine`` (the whole, started with the node's ``EngineEvents``).
+connections, channels), ``bus`` (the subscriber, its backoff and the node's heartbeat),
+``lifeline`` (noticing and mending a Redis that lost its data) and ``engine`` (the whole,
+started with the node's ``EngineEvents``).
 
 Nodes: each node has an id and a heartbeat key with a TTL of ``node_ttl`` seconds (default
 10; the setting ``channelstream.node_ttl``). Activity of a connection attached here records

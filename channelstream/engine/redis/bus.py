@@ -27,6 +27,7 @@ from channelstream import jsonenc
 from channelstream.engine.base import EngineEvents, Envelope
 from channelstream.engine.redis.client import RedisErrors, RedisPart, safe_url, subscriber_client
 from channelstream.engine.redis.codec import decode_envelope, event_from
+from channelstream.engine.redis.lifeline import Lifeline
 from channelstream.model.event import Event
 
 log = logging.getLogger("channelstream.engine.redis")
@@ -39,9 +40,13 @@ LISTEN_TICK = 0.25
 
 
 class Bus:
-    def __init__(self, part: RedisPart, node_ttl: float) -> None:
+    def __init__(self, part: RedisPart, node_ttl: float, lifeline: Lifeline) -> None:
         self.part = part
         self.node_ttl = node_ttl
+        self.lifeline = lifeline
+        # Set by the heartbeat when Redis lost its data under a live subscription: the
+        # subscriber reconnects, and the node re-syncs as after any outage.
+        self._reconnect = False
         self.subscribed = False
         self.outages = 0
         self.last_error = ""
@@ -125,9 +130,10 @@ class Bus:
                     log.warning("redis bus back after an outage; re-syncing local connections")
                 self.since_wall = time.time()
                 self.heartbeat()
+                lost = self.lifeline.subscribed()
                 self.subscribed = True
                 self.last_error = ""
-                resumed = not first
+                resumed = not first or lost
                 if resumed:
                     self.resumed_at = time.monotonic()
                 first = False
@@ -136,7 +142,8 @@ class Bus:
                 if resumed and events is not None:
                     events.on_resubscribed()
                 self._ready.set()
-                while not self._stopping.is_set() and self._hold.is_set():
+                self._reconnect = False
+                while not self._stopping.is_set() and self._hold.is_set() and not self._reconnect:
                     message = pubsub.get_message(timeout=LISTEN_TICK)
                     if message is not None and message["type"] == "message":
                         self._handle(message["data"])
@@ -159,7 +166,7 @@ class Bus:
                 first = False
                 time.sleep(delay)
             finally:
-                if not self._hold.is_set() and self.subscribed:
+                if (not self._hold.is_set() or self._reconnect) and self.subscribed:
                     self.outages += 1
                     self.subscribed = False
                 try:
@@ -180,6 +187,9 @@ class Bus:
                 rules_text, _, body = data[1:].partition(b"\n")
                 rules = jsonenc.loads(rules_text)
                 channel = rules["c"]
+                presence = rules.get("pr")
+                if presence is not None:
+                    self.lifeline.heard(channel, presence)
                 if channel is not None and not events.wants(channel):
                     return
                 envelope: Envelope = event_from(rules, body)
@@ -217,6 +227,10 @@ class Bus:
         while not self._stopping.wait(self.node_ttl / 3):
             try:
                 self.heartbeat()
+                if self.subscribed and self.lifeline.changed():
+                    log.warning("redis lost its data under a live subscription; re-subscribing")
+                    self._reconnect = True
+                self.lifeline.restore_due()
             except RedisErrors as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
             except Exception:

@@ -40,14 +40,18 @@ def chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 # -- events ------------------------------------------------------------------------------
 def rules(event: Event) -> bytes:
-    return jsonenc.dumps(
-        {
-            "c": event.channel,
-            "d": event.direct_to,
-            "pm": sorted(event.pm_users),
-            "ex": sorted(event.exclude_users),
-        }
-    )
+    """The delivery rules, and for a presence event who joined or parted ("pr"), so that
+    every node can follow presence without decoding payloads (see ``lifeline``)."""
+    decoded: dict[str, Any] = {
+        "c": event.channel,
+        "d": event.direct_to,
+        "pm": sorted(event.pm_users),
+        "ex": sorted(event.exclude_users),
+    }
+    if event.type == "presence":
+        payload = event.payload
+        decoded["pr"] = [payload.get("user"), (payload.get("message") or {}).get("action")]
+    return jsonenc.dumps(decoded)
 
 
 def encode_entry(event: Event) -> bytes:

@@ -11,6 +11,7 @@ import redis
 from channelstream.engine.base import EngineEvents
 from channelstream.engine.redis.bus import Bus
 from channelstream.engine.redis.client import RedisErrors, command_client
+from channelstream.engine.redis.lifeline import Lifeline
 from channelstream.engine.redis.presence import RedisPresence
 from channelstream.engine.redis.streams import RedisBroker
 from channelstream.settings import Settings
@@ -42,7 +43,10 @@ class RedisEngine(RedisBroker, RedisPresence):
         self.node_ttl = node_ttl or settings.node_ttl
         if self.node_ttl <= 0:
             raise ValueError("node_ttl must be greater than 0")
-        self.bus = Bus(self, self.node_ttl)
+        # The recovery window after a data loss is the cluster's own bound on "a node that
+        # does not answer is gone": node_ttl.
+        self.lifeline = Lifeline(self, self.node_ttl)
+        self.bus = Bus(self, self.node_ttl, self.lifeline)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, events: EngineEvents) -> None:

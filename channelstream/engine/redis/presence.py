@@ -21,6 +21,7 @@ from channelstream.engine.base import ChannelSnapshot, JoinResult, LeaveResult
 from channelstream.engine.redis.bus import BACKOFF_MAX, Bus
 from channelstream.engine.redis.client import RedisErrors, RedisPart
 from channelstream.engine.redis.codec import chunks, new_epoch, position_of, position_text, text
+from channelstream.errors import Unavailable
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
 from channelstream.model.user import StateValue, User
@@ -102,9 +103,15 @@ class RedisPresence(RedisPart):
 
     def list_users(self) -> list[User]:
         names = [text(name) for name in self.redis.zrange(self.prefix + "users", 0, -1)]
-        return self.get_users(names)
+        return self._users(names, strict=False)
 
     def get_users(self, usernames: list[str]) -> list[User]:
+        """The known users; while the shared state may have lost them (see ``lifeline``),
+        not finding one raises ``errors.Unavailable``: a direct message to them must be
+        retried, not dropped."""
+        return self._users(usernames, strict=True)
+
+    def _users(self, usernames: list[str], *, strict: bool) -> list[User]:
         names = list(usernames)
         users = []
         for chunk in chunks(names, 500):
@@ -112,11 +119,18 @@ class RedisPresence(RedisPart):
                 for name in chunk:
                     pipe.hgetall(self._user_key(name))
                     pipe.zscore(self.prefix + "users", name)
+                if strict:
+                    pipe.exists(self.prefix + "life")
+                    pipe.exists(self.prefix + "recovering")
                 replies = pipe.execute()
+            found = 0
             for index, name in enumerate(chunk):
                 record, seen = replies[2 * index], replies[2 * index + 1]
                 if record:
+                    found += 1
                     users.append(self._user_from(name, record, seen))
+            if strict and found < len(chunk) and (not replies[-2] or replies[-1]):
+                raise Unavailable("the shared state lost its data; retry")
         return users
 
     def user_states(
@@ -124,7 +138,7 @@ class RedisPresence(RedisPart):
     ) -> list[tuple[str, dict[str, StateValue]]]:
         return [
             (user.username, user.public_state if public else user.state)
-            for user in self.get_users(usernames)
+            for user in self._users(usernames, strict=False)
         ]
 
     def collect_users(self, idle_before: float) -> list[str]:
@@ -225,6 +239,8 @@ class RedisPresence(RedisPart):
             "sf": int(config.store_frames),
             "sh": int(config.store_history),
             "hs": config.history_size,
+            # Presence channels are listed, so that nodes can follow their members.
+            "np": int(config.notify_presence),
         }
 
     def ensure_channel(
@@ -232,7 +248,7 @@ class RedisPresence(RedisPart):
     ) -> tuple[ChannelConfig, bool]:
         capped = ChannelConfig().updated(config).capped(self.settings.max_history_size)
         wanted = self._config_fields(capped)
-        text, created = self._run(
+        stored, created = self._run(
             "ENSURE_CHANNEL",
             name,
             wanted["cfg"],
@@ -242,8 +258,9 @@ class RedisPresence(RedisPart):
             repr(now),
             str(uuid.uuid4()),
             new_epoch(),
+            wanted["np"],
         )
-        return ChannelConfig(**jsonenc.loads(text)), bool(created)
+        return ChannelConfig(**jsonenc.loads(stored)), bool(created)
 
     def configure_channel(self, name: str, changes: dict[str, Any], now: float) -> ChannelConfig:
         config, created = self.ensure_channel(name, changes, now)
@@ -251,17 +268,24 @@ class RedisPresence(RedisPart):
             return config
         key = f"{self.prefix}c:{name}"
         while True:
-            text = self.redis.hget(key, "cfg")
-            if text is None:
+            stored = self.redis.hget(key, "cfg")
+            if stored is None:
                 return config  # collected meanwhile
             updated = (
-                ChannelConfig(**jsonenc.loads(text))
+                ChannelConfig(**jsonenc.loads(stored))
                 .updated(changes)
                 .capped(self.settings.max_history_size)
             )
             fields = self._config_fields(updated)
             done = self._run(
-                "SET_CONFIG", name, text, fields["cfg"], fields["sf"], fields["sh"], fields["hs"]
+                "SET_CONFIG",
+                name,
+                stored,
+                fields["cfg"],
+                fields["sf"],
+                fields["sh"],
+                fields["hs"],
+                fields["np"],
             )
             if done == 1:
                 return updated
@@ -269,8 +293,8 @@ class RedisPresence(RedisPart):
                 return config
 
     def channel_config(self, name: str) -> ChannelConfig | None:
-        text = self.redis.hget(f"{self.prefix}c:{name}", "cfg")
-        return ChannelConfig(**jsonenc.loads(text)) if text is not None else None
+        stored = self.redis.hget(f"{self.prefix}c:{name}", "cfg")
+        return ChannelConfig(**jsonenc.loads(stored)) if stored is not None else None
 
     def channel_names(self) -> list[str]:
         return [text(name) for name in self.redis.zrange(self.prefix + "channels", 0, -1)]

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import redis
+
 from channelstream import jsonenc
 from channelstream.engine.base import Control, Replay, Stream, message_edits
 from channelstream.engine.redis.client import RedisPart
@@ -33,8 +35,13 @@ from channelstream.engine.redis.codec import (
     stream_args,
     text,
 )
+from channelstream.errors import Unavailable
 from channelstream.model.connection import Position
 from channelstream.model.event import Event
+
+# The error the publish script answers for an unknown channel while the shared state may
+# have lost it (see ``lifeline``).
+LOST = "CSLOST"
 
 
 class RedisBroker(RedisPart):
@@ -72,14 +79,23 @@ class RedisBroker(RedisPart):
             prepared.append((event, args))
         script = self._scripts["PUBLISH"]
         if len(prepared) == 1:
-            replies = [script(keys=[self.bus_key], args=prepared[0][1])]
+            try:
+                replies = [script(keys=[self.bus_key], args=prepared[0][1])]
+            except redis.exceptions.ResponseError as exc:
+                replies = [exc]
         else:
             with self.redis.pipeline(transaction=False) as pipe:
                 for _, args in prepared:
                     script(keys=[self.bus_key], args=args, client=pipe)
-                replies = pipe.execute()
+                replies = pipe.execute(raise_on_error=False)
         stamped: list[Event | None] = []
         for (event, _), reply in zip(prepared, replies, strict=True):
+            if isinstance(reply, Exception):
+                # The events before it in this call are stamped and on their way; the
+                # caller's retry may repeat them (duplicates, never a loss).
+                if LOST in str(reply):
+                    raise Unavailable("the shared state lost its data; retry") from None
+                raise reply
             if reply is None:
                 stamped.append(None)
                 continue
