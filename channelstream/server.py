@@ -125,8 +125,7 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
     def shutdown(*_: Any) -> None:
         log.info("shutting down")
         # Tell attached clients to reconnect (to another node) and resume.
-        for local in list(current.hub.connections.values()):
-            local.transport.close(CLOSE_GOING_AWAY, "server shutting down")
+        current.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
         gevent.spawn(server.stop, timeout=1)
 
     gevent.signal_handler(signal.SIGTERM, shutdown)

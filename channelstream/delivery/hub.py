@@ -114,6 +114,11 @@ class Hub:
                 self._drop(self._by_channel, channel, local.conn_id)
         return local.positions
 
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every attached transport (the node is stopping); each detaches itself."""
+        for local in list(self.connections.values()):
+            local.transport.close(code, reason)
+
     @staticmethod
     def _drop(index: dict[str, dict[str, LocalConnection]], key: str, conn_id: str) -> None:
         members = index.get(key)

@@ -210,3 +210,10 @@ def test_a_transport_that_closes_while_the_hub_iterates_is_safe(
     hub.deliver_event(event("room", 1))
     schedule.run()
     assert numbers(closing) == numbers(other) == [1]
+
+
+def test_close_all_closes_every_transport(hub: Hub) -> None:
+    first = live(hub, "c1", "alice", {"room"})
+    second = live(hub, "c2", "bob", set())
+    hub.close_all(1001, "server shutting down")
+    assert first.closed == second.closed == (1001, "server shutting down")
