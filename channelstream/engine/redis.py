@@ -773,7 +773,7 @@ class RedisEngine(Engine):
         return {
             "uuid": _text(record[b"uuid"]),
             "name": name,
-            "long_name": name,
+            "long_name": None,  # 0.7.1 never set it
             "settings": jsonenc.loads(record[b"cfg"]),
             "history": [jsonenc.loads(item) for item in history] if include_history else [],
             "last_active": jsonenc.utc_now_iso(float(last_active or record[b"created"])),
