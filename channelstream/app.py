@@ -8,7 +8,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.router import Router
 
-from channelstream import state
+from channelstream import startup, state
 from channelstream.engine import create_engine
 from channelstream.hub import Hub
 from channelstream.realtime.scheduling import CoalescingSchedule
@@ -31,10 +31,14 @@ def build_state(settings: Settings, *, start_tasks: bool = True) -> state.State:
 
 def configure(config: Configurator) -> None:
     settings = parse_settings(config.get_settings())
-    logging.getLogger("channelstream").setLevel(settings.log_level.upper())
+    logging.getLogger("channelstream").setLevel(settings.log_level)
     registry = config.registry
     registry["channelstream.allow_cors"] = settings.allow_cors
-    registry["channelstream.signature_checker"] = config.maybe_dotted(settings.signature_checker)
+    registry["channelstream.signature_checker"] = startup.signature_checker(
+        config, settings.signature_checker
+    )
+    if settings.engine == "redis":
+        startup.require_redis(settings)
     config.include("channelstream.views.errors")
     config.include("channelstream.cors")
     config.include("channelstream.routes")

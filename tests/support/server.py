@@ -161,6 +161,8 @@ def serving(command: list[str], port: int, env: dict[str, str], log: Path) -> It
         try:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        except ProcessLookupError:
+            process.wait(5)  # it had exited already (the failure is reported above)
+        except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
