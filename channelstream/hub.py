@@ -13,8 +13,9 @@ once for every member, so the cost per socket is paid per batch, not per message
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from channelstream.engine.base import Disconnected, Envelope, Subscribed, Unsubscribed
 from channelstream.model.connection import Position
@@ -78,6 +79,9 @@ class Hub:
         # Channel events waiting for the next flush, in publish order per channel.
         self._pending: dict[str, list[Event]] = {}
         self._flush_scheduled = False
+        # Held by an engine's own thread around what it hands in (the Redis bus): a no-op
+        # under gevent, the state lock in a threaded host (channelstream.concurrency).
+        self.guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
 
     # -- attaching transports --------------------------------------------------------
     def attach(

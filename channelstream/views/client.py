@@ -99,7 +99,7 @@ class ClientViews:
         callback = self.request.GET.get("callback")
         if callback is not None and not JSONP_CALLBACK.match(callback):
             raise BadRequest({"callback": ["Not a valid JavaScript name."]})
-        transport = LongPollTransport()
+        transport = LongPollTransport(self.state.runtime.signal())
         local = attaching.attach(self.state, conn_id, transport, resume)
         if local is None:
             raise RequestError.with_status(401, UNKNOWN_CONNECTION)

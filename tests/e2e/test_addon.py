@@ -143,3 +143,10 @@ def test_importing_channelstream_imports_neither_pyramid_nor_gevent(module: str)
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_openapi_names_the_prefixed_server_url(host: ServerProcess) -> None:
+    """Swagger UI's "Try it out" calls servers[0].url + path: the prefix must be in it."""
+    document = host.call("GET", PREFIX + "/openapi.json").json()
+    assert document["servers"] == [{"url": host.url + PREFIX}]
+    assert "/connect" in document["paths"]

@@ -66,10 +66,13 @@ class ServerProcess:
         env["CHANNELSTREAM_LISTEN"] = f"127.0.0.1:{self.port}"
         return env
 
+    def command(self) -> list[str]:
+        return [str(PSERVE), self.ini]
+
     def start(self, timeout: float = 20) -> ServerProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [str(PSERVE), self.ini],
+            self.command(),
             cwd=ROOT,
             env=self.env(),
             stdout=log,
