@@ -174,3 +174,29 @@ def test_concurrent_publishers_and_pollers_lose_nothing(host: WaitressHost) -> N
 def test_openapi_names_the_prefixed_server(host: WaitressHost) -> None:
     document = host.call("GET", "/openapi.json").json()
     assert document["servers"] == [{"url": host.api}]
+
+
+def test_with_the_redis_engine_a_poll_wakes_from_the_bus_thread(logs_dir: Path) -> None:
+    """The Redis engine hands envelopes in from its own bus thread: under the state lock,
+    and a held poll in a waitress thread wakes."""
+    from tests.support.redis_server import RedisServer
+
+    with RedisServer() as redis:
+        settings = {"engine": "redis", "redis_url": redis.url, "longpoll_timeout": HOLD}
+        server = WaitressHost(
+            "tests/e2e/hostapp-waitress.ini",
+            settings=settings,
+            log_path=logs_dir / "waitress-redis.log",
+        )
+        with server:
+            channel = name("bus")
+            conn_id = server.connect(name("poller"), [channel])
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                poll = pool.submit(server.poll, conn_id)
+                time.sleep(0.5)
+                server.publish(channel, "x", {"text": "over the bus"})
+                items, held = poll.result()
+            assert [m["message"] for m in items if m["type"] == "message"] == [
+                {"text": "over the bus"}
+            ]
+            assert held < 1.5, held
