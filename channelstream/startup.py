@@ -29,6 +29,13 @@ def signature_checker(config: Configurator, dotted: str) -> Callable[..., Any]:
         raise ConfigurationError(
             f"channelstream.signature_checker: cannot import {dotted!r} ({exc})"
         ) from None
+    if isinstance(checker, type):
+        # 0.7.1's interface: a class built with the secret, with an unsign() method.
+        raise ConfigurationError(
+            f"channelstream.signature_checker: {dotted!r} is a class (0.7.1's interface); "
+            "channelstream calls a function (settings, signed_value) -> None "
+            "(docs/upgrading.md)"
+        )
     if not callable(checker):
         raise ConfigurationError(f"channelstream.signature_checker: {dotted!r} is not callable")
     return checker

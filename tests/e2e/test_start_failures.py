@@ -238,6 +238,12 @@ def test_unimportable_signature_checker(kind: str) -> None:
     refused(command(kind, DEVELOPMENT), env, "channelstream.signature_checker", "no_such_module")
 
 
+def test_a_071_checker_class_is_refused() -> None:
+    # A class with unsign(), as 0.7.1 called its checkers (any class will do here).
+    env = clean_env(CHANNELSTREAM_SIGNATURE_CHECKER="itsdangerous.TimestampSigner")
+    refused(command("pserve", DEVELOPMENT), env, "is a class (0.7.1's interface)")
+
+
 def test_make_config_cannot_write(tmp_path: Path) -> None:
     target = tmp_path / "no-such-dir" / "x.ini"
     result = subprocess.run(
