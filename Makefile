@@ -15,9 +15,10 @@ $(VENV)/.installed-run: setup.py | $(PY)
 	$(PY) -m pip install -q -e .
 	touch $@
 
-# Everything else the tests and the linters need.
-$(VENV)/.installed-test: setup.py | $(PY)
+# Everything else the tests and the linters need (the Python client too: its tests run).
+$(VENV)/.installed-test: setup.py clients/python/pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test,dev]'
+	$(PY) -m pip install -q -e ./clients/python
 	touch $(VENV)/.installed-run $@
 
 setup-run: $(VENV)/.installed-run
@@ -31,8 +32,8 @@ setup-test: setup
 	bash scripts/install-test-deps.sh
 
 lint: setup
-	$(VENV)/bin/ruff check channelstream tests bench demo
-	$(VENV)/bin/ruff format --check channelstream tests demo
+	$(VENV)/bin/ruff check channelstream tests bench demo clients/python
+	$(VENV)/bin/ruff format --check channelstream tests demo clients/python
 	$(VENV)/bin/mypy
 
 test: setup-test lint

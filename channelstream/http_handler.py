@@ -142,6 +142,13 @@ class ChannelstreamHandler(WebSocketHandler):
         self._session = make_session(own, leftover)
         self._run_session = run
 
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        # The request target as sent: request-bound signatures cover it byte for byte
+        # (PATH_INFO is percent-decoded). gunicorn's name for it.
+        environ["RAW_URI"] = self.path
+        return environ
+
     def _headers(self) -> Any:
         """The environ's HTTP_* items, from the pairs RequestHeaders parsed (pywsgi's own
         version formats them back into lines and splits those again). As in pywsgi, names

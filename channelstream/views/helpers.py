@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, ValidationError
 
 from channelstream import jsonenc, security
-from channelstream.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from channelstream.errors import BadRequest, ValidationFailed
+from channelstream.request_body import raw_body
 from channelstream.state import State, get_state
 from channelstream.views.errors import json_response
 
@@ -47,17 +48,7 @@ NO_BODY = object()
 def json_body(request: Request, state: State, *, allow_empty: bool = False) -> Any:
     """The request's JSON body; 413 when too large, 400 when malformed; NO_BODY when empty
     and `allow_empty`."""
-    limit = state.settings.max_body_size
-    length = request.content_length
-    if length is not None and length > limit:
-        raise PayloadTooLarge({"body": [f"Larger than {limit} bytes."]})
-    if length is not None:
-        # The raw input: WebOb's body_file would wrap it in two more readers per request.
-        raw = request.body_file_raw.read(length)
-    else:  # chunked: read no more than the limit allows
-        raw = request.body_file.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge({"body": [f"Larger than {limit} bytes."]})
+    raw = raw_body(request, state.settings.max_body_size)
     if not raw.strip():
         if allow_empty:
             return NO_BODY
