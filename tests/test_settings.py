@@ -62,12 +62,16 @@ def test_secret_holds_several_keys_each_checked_in_production() -> None:
         f"channelstream.{key}": "a-real-secret-value"
         for key in ("secret", "admin_secret", "cookie_secret")
     }
-    settings = parse_settings({**good, "channelstream.secret": " new-key\told-key  "}, environ={})
-    assert settings.secrets == ("new-key", "old-key")
+    new, old = "the-new-key-0123456789", "the-old-key-0123456789"
+    settings = parse_settings({**good, "channelstream.secret": f" {new}\t{old}  "}, environ={})
+    assert settings.secrets == (new, old)
     assert settings.legacy_signatures is True
-    for value in ("new-key changeme", "   "):
+    for value in (f"{new} changeme", "   "):
         with pytest.raises(ConfigurationError, match=r"channelstream\.secret is a placeholder"):
             parse_settings({**good, "channelstream.secret": value}, environ={})
+    # Each key must be long enough, the old ones too.
+    with pytest.raises(ConfigurationError, match=r"channelstream\.secret is shorter than 16"):
+        parse_settings({**good, "channelstream.secret": f"{new} short-old"}, environ={})
 
 
 def test_every_setting_is_a_field_and_back() -> None:
