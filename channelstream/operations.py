@@ -189,7 +189,7 @@ def set_user_state(
         username, now=now, changes=changes, public_keys=public_keys, create=False
     )
     if found is None:
-        raise ValidationFailed({"user": ["User not found."]})
+        raise ValidationFailed({"user": ["Unknown user"]})  # 0.7.1's text
     user, changed = found
     public_changed = user.public_changes(changed)
     if changed:
@@ -219,7 +219,9 @@ def set_user_state(
 # -- messages ------------------------------------------------------------------------
 def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Publish validated messages in order, in one engine call (one Redis round trip for a
-    whole list); answer them as 0.7 did, defaults filled."""
+    whole list); answer them as 0.7 did, defaults filled. As in 0.7.1, a message with
+    neither a channel nor recipients is dropped, from the answer too."""
+    messages = [m for m in messages if m.get("channel") or m.get("pm_users")]
     items: list[tuple[Event, bool]] = []
     owners: list[dict[str, Any]] = []
     for message in messages:
