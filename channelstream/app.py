@@ -18,10 +18,10 @@ from pyramid.interfaces import IApplicationCreated
 from pyramid.registry import Registry
 from pyramid.router import Router
 
+from channelstream import concurrency, startup
 from channelstream.delivery.hub import Hub
 from channelstream.engine.base import Engine
 from channelstream.errors import ConfigurationError
-from channelstream.realtime.scheduling import CoalescingSchedule
 from channelstream.runtime import REGISTRY_KEY, Runtime, runtime_of
 from channelstream.settings import Settings, parse_settings
 from channelstream.state import State
@@ -50,18 +50,20 @@ def resolve(config: Configurator, key: str, name: str) -> Any:
 
 def includeme(config: Configurator) -> None:
     settings = parse_settings(config.get_settings())
-    logging.getLogger("channelstream").setLevel(settings.log_level.upper())
-    make_engine: EngineFactory = resolve(
-        config, "engine", ENGINES.get(settings.engine, settings.engine)
-    )
-    hub = Hub(schedule=CoalescingSchedule())
-    state = State(settings=settings, engine=make_engine(settings), hub=hub)
-    runtime = Runtime(
-        state=state,
-        check_signature=resolve(config, "signature_checker", settings.signature_checker),
-    )
+    logging.getLogger("channelstream").setLevel(settings.log_level)
+    engine_name = ENGINES.get(settings.engine, settings.engine)
+    make_engine: EngineFactory = resolve(config, "engine", engine_name)
+    check_signature = startup.signature_checker(config, settings.signature_checker)
+    if engine_name == ENGINES["redis"]:
+        startup.require_redis(settings)
+    # Greenlets, or threads in a host that does not patch gevent (waitress).
+    works = concurrency.for_this_process()
+    hub = Hub(schedule=works.schedule())
+    state = State(settings=settings, engine=make_engine(settings), hub=hub, concurrency=works)
+    runtime = Runtime(state=state, check_signature=check_signature)
     # One key, one typed object: everything the views, the tween and the runner need.
     config.registry[REGISTRY_KEY] = runtime
+    config.add_view_deriver(concurrency.serialised_view, name="channelstream_serialised")
     config.include("channelstream.views.errors")
     config.include("channelstream.views.guards")
     config.include("channelstream.cors")

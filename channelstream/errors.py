@@ -77,3 +77,7 @@ class PayloadTooLarge(RequestError):
 
 class ValidationFailed(RequestError):
     status = 422
+
+
+# 0.7.1's answer to a well-formed conn_id that names no connection (no trailing period).
+UNKNOWN_CONNECTION = {"conn_id": ["Unknown connection"]}

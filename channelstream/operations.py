@@ -16,7 +16,7 @@ from channelstream.engine.base import (
     channel_stream,
     direct_stream,
 )
-from channelstream.errors import ValidationFailed
+from channelstream.errors import UNKNOWN_CONNECTION, ValidationFailed
 from channelstream.model.connection import Connection
 from channelstream.model.event import NOBODY, Event
 from channelstream.model.user import StateValue, User
@@ -179,10 +179,10 @@ def reconfigure_channel(state: State, name: str, changes: dict[str, Any]) -> boo
 
 
 def find_connection(state: State, conn_id: str) -> Connection:
-    """The connection, or 422 {"conn_id": ["Unknown connection."]}."""
+    """The connection, or 422 with 0.7.1's answer."""
     conn = state.engine.get_connection(conn_id)
     if conn is None:
-        raise ValidationFailed({"conn_id": ["Unknown connection."]})
+        raise ValidationFailed(UNKNOWN_CONNECTION)
     return conn
 
 
@@ -211,7 +211,7 @@ def set_user_state(
         username, now=now, changes=changes, public_keys=public_keys, create=False
     )
     if found is None:
-        raise ValidationFailed({"user": ["User not found."]})
+        raise ValidationFailed({"user": ["Unknown user"]})  # 0.7.1's text
     user, changed = found
     public_changed = user.public_changes(changed)
     if changed:
@@ -241,7 +241,9 @@ def set_user_state(
 # -- messages ------------------------------------------------------------------------
 def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Publish validated messages in order, in one engine call (one Redis round trip for a
-    whole list); answer them as 0.7 did, defaults filled."""
+    whole list); answer them as 0.7 did, defaults filled. As in 0.7.1, a message with
+    neither a channel nor recipients is dropped, from the answer too."""
+    messages = [m for m in messages if m.get("channel") or m.get("pm_users")]
     items: list[tuple[Event, bool]] = []
     owners: list[dict[str, Any]] = []
     for message in messages:

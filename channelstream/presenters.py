@@ -23,7 +23,7 @@ def channel_info(snapshot: ChannelSnapshot) -> dict[str, Any]:
     return {
         "uuid": snapshot.uuid,
         "name": snapshot.name,
-        "long_name": snapshot.name,
+        "long_name": None,  # 0.7.1 never set it
         "settings": snapshot.config.as_dict(),
         "history": snapshot.history,
         "last_active": jsonenc.utc_now_iso(snapshot.last_active),
@@ -92,6 +92,7 @@ def admin_summary(state: State) -> dict[str, Any]:
             {
                 "user": user.username,
                 "state": user.public_state,
+                "uuid": user.uuid,
                 "connections": sorted(by_user[user.username]),
             }
             for user in users

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from channelstream.concurrency import Concurrency, Cooperative
 from channelstream.delivery.hub import Hub
 from channelstream.delivery.node import Node
 from channelstream.delivery.recovery import Recovery
@@ -37,6 +38,9 @@ class State:
     new_id: Callable[[], str] = new_uuid
     # When this node started, by the same clock (admin.json's uptime).
     started_at: float = dataclasses.field(init=False)
+    # Greenlets or threads (channelstream.concurrency); a state built by hand (tests) gets
+    # greenlets.
+    concurrency: Concurrency = dataclasses.field(default_factory=Cooperative)
     # What the engine talks to, and the one place that decides catch-up and gaps.
     recovery: Recovery = dataclasses.field(init=False)
     node: Node = dataclasses.field(init=False)
@@ -44,4 +48,4 @@ class State:
     def __post_init__(self) -> None:
         self.started_at = self.clock()
         self.recovery = Recovery(self.engine, self.hub, self.clock)
-        self.node = Node(self.hub, self.recovery)
+        self.node = Node(self.hub, self.recovery, self.concurrency.guard)

@@ -23,7 +23,7 @@ def test_channel_info_is_0_7s_shape_with_its_timestamp_format() -> None:
     assert presenters.channel_info(snapshot) == {
         "uuid": "u-1",
         "name": "room",
-        "long_name": "room",
+        "long_name": None,
         "settings": ChannelConfig(store_history=True).as_dict(),
         "history": [{"type": "message"}],
         "last_active": "1970-01-01T00:16:40.500000",
@@ -56,7 +56,13 @@ def test_the_admin_summary() -> None:
     summary = presenters.admin_summary(state)
     assert summary["remembered_user_count"] == 2 and summary["unique_user_count"] == 1
     assert summary["total_connections"] == 1 and summary["total_channels"] == 1
-    assert summary["users"] == [{"user": "alice", "state": {"k": 1}, "connections": [conn_id]}]
+    (alice,) = summary["users"]
+    assert alice["uuid"] and alice == {
+        "user": "alice",
+        "state": {"k": 1},
+        "uuid": alice["uuid"],
+        "connections": [conn_id],
+    }
     assert summary["uptime"] == "0:00:00" and summary["version"] == __version__
 
 

@@ -37,6 +37,7 @@ from channelstream.engine.base import (
     direct_stream,
 )
 from channelstream.model.connection import Position
+from channelstream.model.event import Event
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +115,20 @@ class Recovery:
         mark = reason is not None and not announce
         epoch = replay.position[0]
         last = sent[1] if sent[0] == epoch else 0
+        replayed: list[Event] = []
         for event in replay.events:
             if event.epoch == sent[0] and event.offset <= sent[1]:
                 continue  # already sent (live, or by an earlier replay)
             last = max(last, event.offset)
             if not event.reaches(local.username):
                 continue
+            replayed.append(event)
             if mark:
                 bodies.append(jsonenc.dumps({**event.payload, "catchup": True, "gap": True}))
                 mark = False
             else:
                 bodies.append(event.replayed())
+        self.hub.count_replayed(replayed)
         # Not the stream's latest offset: live events past the last replayed one that are
         # still on their way (held, or gathered for the next flush) must not be dropped.
         local.positions[key] = (epoch, last)

@@ -20,7 +20,14 @@ from channelstream.schemas.messages import (
     MessageEditSchema,
     MessageSchema,
 )
-from channelstream.views.helpers import json_body, json_view, load, state_of
+from channelstream.views.helpers import (
+    INVALID_INPUT_TYPE,
+    NO_BODY,
+    json_body,
+    json_view,
+    load,
+    state_of,
+)
 from channelstream.views.openapi import CONN_ID_QUERY, documented
 
 if TYPE_CHECKING:
@@ -82,8 +89,9 @@ class ServerApiViews:
 
     def _subscription_body(self) -> tuple[dict[str, Any], Connection]:
         body = json_body(self.request, self.state)
-        if isinstance(body, dict) and "conn_id" not in body and "conn_id" in self.request.GET:
-            body["conn_id"] = self.request.GET["conn_id"]
+        if isinstance(body, dict) and "conn_id" not in body:
+            # As 0.7.1: the query string's conn_id, else null ("Field may not be null.").
+            body["conn_id"] = self.request.GET.get("conn_id")
         data = load(SubscribeSchema, body)
         return data, operations.find_connection(self.state, data["conn_id"])
 
@@ -178,7 +186,7 @@ class ServerApiViews:
     def channel_config(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
         if not isinstance(body, dict):
-            raise ValidationFailed({"_schema": ["Expected an object of channel configs."]})
+            raise ValidationFailed(INVALID_INPUT_TYPE)
         configs = {}
         errors = {}
         for name, config in body.items():
@@ -209,7 +217,7 @@ class ServerApiViews:
     @json_view
     def info(self) -> dict[str, Any]:
         body = json_body(self.request, self.state, allow_empty=True)
-        if body is None:
+        if body is NO_BODY:
             info = default_info()
         else:
             info = load(InfoBodySchema, body)["info"]

@@ -13,7 +13,7 @@ from pyramid.response import Response
 
 from channelstream import operations, presenters
 from channelstream.delivery import attach as attaching
-from channelstream.errors import BadRequest, NotFound, RequestError
+from channelstream.errors import UNKNOWN_CONNECTION, BadRequest, RequestError, ValidationFailed
 from channelstream.realtime.frames import json_array
 from channelstream.realtime.longpoll import LongPollTransport
 from channelstream.realtime.websocket import (
@@ -36,14 +36,15 @@ log = logging.getLogger(__name__)
 JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,127}$")
 
 
-def _conn_id(request: Request) -> str:
+def _conn_id(request: Request, refusal: type[RequestError] = BadRequest) -> str:
+    """The query's conn_id; a missing or malformed one is refused with `refusal`."""
     value = request.GET.get("conn_id")
     if not value:
-        raise BadRequest({"conn_id": ["Missing data for required field."]})
+        raise refusal({"conn_id": ["Missing data for required field."]})
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise BadRequest({"conn_id": ["Not a valid UUID."]}) from None
+        raise refusal({"conn_id": ["Not a valid UUID."]}) from None
 
 
 class ClientViews:
@@ -128,15 +129,16 @@ class ClientViews:
         responses={"400": "BadRequest", "404": "NotFound"},
     )
     def listen(self) -> Response:
-        conn_id = _conn_id(self.request)
+        # 0.7.1: 422 for a malformed conn_id, 401 for an unknown one.
+        conn_id = _conn_id(self.request, ValidationFailed)
         resume = attaching.parse_resume(self.request.GET.get("resume"))
         callback = self.request.GET.get("callback")
         if callback is not None and not JSONP_CALLBACK.match(callback):
             raise BadRequest({"callback": ["Not a valid JavaScript name."]})
-        transport = LongPollTransport()
+        transport = LongPollTransport(self.state.concurrency.signal())
         local = attaching.attach(self.state, conn_id, transport, resume)
         if local is None:
-            raise NotFound({"conn_id": ["Unknown connection."]})
+            raise RequestError.with_status(401, UNKNOWN_CONNECTION)
         try:
             bodies = transport.wait(self.state.settings.longpoll_timeout)
         finally:
@@ -167,12 +169,16 @@ class ClientViews:
     )
     @json_view
     def disconnect(self) -> bool:
+        # As 0.7.1: the conn_id of the body or the query, validated by the schema, so that a
+        # missing one reads "Field may not be null." and a malformed one "Not a valid UUID."
+        # (422); a well-formed but unknown one answers false.
         if self.request.method == "POST":
-            data = load(DisconnectSchema, json_body(self.request, self.state))
-            conn_id = data["conn_id"]
+            body = json_body(self.request, self.state)
+            payload = {"conn_id": body.get("conn_id")} if isinstance(body, dict) else body
         else:
-            conn_id = _conn_id(self.request)
-        return operations.disconnect(self.state, conn_id)
+            payload = {"conn_id": self.request.GET.get("conn_id")}
+        data = load(DisconnectSchema, payload)
+        return operations.disconnect(self.state, data["conn_id"])
 
     @documented(
         "Health of this node and its engine",
@@ -203,7 +209,7 @@ def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Res
         session.close(CLOSE_NORMAL, "unknown connection")
         session.start(on_end=_nothing)
         return
-    session.start(on_end=lambda: attaching.detach(state, local))
+    session.start(on_end=lambda: attaching.detach(state, local, socket_closed=True))
 
 
 def _nothing() -> None:

@@ -35,18 +35,28 @@ def state_of(request: Request) -> State:
     return runtime_of(request).state
 
 
+# What `json_body(..., allow_empty=True)` answers for a request without a body: not None,
+# which is what a JSON `null` body decodes to (and a wrong type, refused like any other).
+NO_BODY = object()
+
+
 def json_body(request: Request, state: State, *, allow_empty: bool = False) -> Any:
-    """The request's JSON body; 413 when too large, 400 when malformed."""
+    """The request's JSON body; 413 when too large, 400 when malformed; NO_BODY when empty
+    and `allow_empty`."""
     raw = raw_body(request, state.settings.max_body_size)
     if not raw.strip():
         if allow_empty:
-            return None
+            return NO_BODY
         raise BadRequest({"body": ["A JSON body is required."]})
     try:
         return jsonenc.loads(raw)
     except ValueError:
         raise BadRequest({"body": ["Malformed JSON."]}) from None
 
+
+# 0.7.1's answer (marshmallow's) to a body of the wrong JSON type: a list where an object is
+# expected, an object where a list is, a string, a number or null.
+INVALID_INPUT_TYPE = {"_schema": ["Invalid input type."]}
 
 # Schemas are stateless once built and building one deep-copies its fields (about 150 us
 # per request): one instance per schema class serves every request.
@@ -65,10 +75,8 @@ def schema_instance(schema: type[Schema] | Schema) -> Schema:
 def load(schema: type[Schema] | Schema, data: Any, *, many: bool = False) -> Any:
     """Validate with marshmallow; 422 with {field: [messages]} (list items keyed "0", "1"...)."""
     schema = schema_instance(schema)
-    if many and not isinstance(data, list):
-        raise ValidationFailed({"_schema": ["Expected a list of objects."]})
-    if not many and not isinstance(data, dict):
-        raise ValidationFailed({"_schema": ["Expected a JSON object."]})
+    if not isinstance(data, list if many else dict):
+        raise ValidationFailed(INVALID_INPUT_TYPE)
     try:
         return schema.load(data, many=many)
     except ValidationError as exc:

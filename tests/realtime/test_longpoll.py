@@ -7,6 +7,7 @@ import time
 
 import gevent
 
+from channelstream.concurrency import GreenSignal
 from channelstream.model.event import Event, EventBatch
 from channelstream.realtime.longpoll import FULL, GATHER_BUSY, LongPollTransport
 
@@ -22,12 +23,12 @@ def timed(transport: LongPollTransport, timeout: float) -> tuple[list[bytes], fl
 
 
 def test_nothing_arrives_and_the_poll_answers_empty_after_its_timeout() -> None:
-    bodies, took = timed(LongPollTransport(), 0.2)
+    bodies, took = timed(LongPollTransport(GreenSignal()), 0.2)
     assert bodies == [] and 0.18 <= took < 1
 
 
 def test_what_is_waiting_goes_out_after_a_short_gathering() -> None:
-    transport = LongPollTransport()
+    transport = LongPollTransport(GreenSignal())
     transport.send_bodies([b'{"n":1}'])
     bodies, took = timed(transport, 5)
     assert bodies == [b'{"n":1}']
@@ -35,7 +36,7 @@ def test_what_is_waiting_goes_out_after_a_short_gathering() -> None:
 
 
 def test_an_event_wakes_a_held_poll_which_gathers_what_follows() -> None:
-    transport = LongPollTransport()
+    transport = LongPollTransport(GreenSignal())
 
     def publisher() -> None:
         gevent.sleep(0.05)
@@ -49,14 +50,14 @@ def test_an_event_wakes_a_held_poll_which_gathers_what_follows() -> None:
 
 
 def test_a_full_answer_does_not_wait_to_gather() -> None:
-    transport = LongPollTransport()
+    transport = LongPollTransport(GreenSignal())
     transport.send_batch(batch(*range(FULL)))
     bodies, took = timed(transport, 5)
     assert len(bodies) == FULL and took < GATHER_BUSY
 
 
 def test_a_closed_poll_answers_at_once_and_reports_dead() -> None:
-    transport = LongPollTransport()
+    transport = LongPollTransport(GreenSignal())
     assert transport.heartbeat(0, 30) is True
 
     def closer() -> None:

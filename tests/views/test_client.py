@@ -34,9 +34,9 @@ def test_listen_answers_what_was_published_and_jsonp(app: App) -> None:
 @pytest.mark.parametrize(
     ("query", "status"),
     [
-        ({}, 400),
-        ({"conn_id": "nope"}, 400),
-        ({"conn_id": "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0001"}, 404),
+        ({}, 422),  # 0.7.1's answers: 422 for a missing or malformed conn_id,
+        ({"conn_id": "nope"}, 422),
+        ({"conn_id": "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0001"}, 401),  # 401 for an unknown one
         ({"conn_id": "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0001", "callback": "a(b)"}, 400),
         ({"conn_id": "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0001", "resume": "{"}, 400),
     ],
@@ -52,7 +52,7 @@ def test_disconnect_by_get_and_post(app: App) -> None:
     unknown = "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0001"
     assert app.post_json("/disconnect", {"conn_id": unknown}).json is False
     assert app.post_json("/disconnect", {}, status=422).json == {
-        "conn_id": ["Missing data for required field."]
+        "conn_id": ["Field may not be null."]  # 0.7.1's text
     }
     assert app.runtime.state.engine.get_connection(conn_id).disconnected  # type: ignore[union-attr]
 
