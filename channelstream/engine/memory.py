@@ -1,5 +1,6 @@
 """The embedded engine: everything in this process's memory, envelopes handed straight to
-this node. No method yields to another greenlet, so each call is atomic without a lock."""
+this node. No method yields to another greenlet, so each call is atomic without a lock (and
+records its presence transitions, ``memory_outbox``, within that same call)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from channelstream.engine.base import (
     message_edits,
 )
 from channelstream.engine.memory_log import ChannelRecord, StreamLog
+from channelstream.engine.memory_outbox import MemoryOutbox
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
 from channelstream.model.event import Event
@@ -29,17 +31,20 @@ def _ignore(envelope: object) -> None:
     """Where envelopes go while the engine is not started."""
 
 
-class MemoryEngine:
+class MemoryEngine(MemoryOutbox):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.users: dict[str, User] = {}
         self.user_logs: dict[str, StreamLog] = {}
         self.connections: dict[str, Connection] = {}
+        # Username -> its conn_ids: whether a connection is the user's first or last.
+        self.user_connections: dict[str, set[str]] = {}
         self.channels: dict[str, ChannelRecord] = {}
         self.unique_messages = 0
         # The node's methods themselves: a publish costs no lookup on the way.
         self._on_event: Callable[[Event], None] = _ignore
         self._on_control: Callable[[Control], None] = _ignore
+        self._setup_outbox()
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, events: EngineEvents) -> None:
@@ -116,6 +121,10 @@ class MemoryEngine:
             conn = Connection(conn_id, username, last_active=now)
             conn.positions[None] = self._user_log(username).position()
             self.connections[conn_id] = conn
+            mine = self.user_connections.setdefault(username, set())
+            if not mine:
+                self._record("user_online", now, None, username)
+            mine.add(conn_id)
         else:
             conn.last_active = now
             conn.disconnected = False
@@ -170,8 +179,35 @@ class MemoryEngine:
             if conn.disconnected or conn.last_active < idle_before
         ]
 
-    def remove_connection(self, conn_id: str) -> Connection | None:
-        return self.connections.pop(conn_id, None)
+    def remove_connection(self, conn_id: str, now: float) -> Connection | None:
+        conn = self.connections.pop(conn_id, None)
+        if conn is not None:
+            mine = self.user_connections.get(conn.username, set())
+            mine.discard(conn_id)
+            if not mine:
+                self.user_connections.pop(conn.username, None)
+                self._record("user_offline", now, None, conn.username)
+        return conn
+
+    def retire_connection(
+        self, conn_id: str, stand_in: str, last_active: float
+    ) -> Connection | None:
+        conn = self.connections.pop(conn_id, None)
+        if conn is None:
+            return None
+        held = Connection(stand_in, conn.username, last_active=last_active)
+        for name in conn.channels:
+            channel = self.channels.get(name)
+            members = channel.members.get(conn.username) if channel else None
+            if members is not None and conn_id in members:
+                members.discard(conn_id)
+                members.add(stand_in)
+                held.channels.add(name)
+        self.connections[stand_in] = held
+        mine = self.user_connections.setdefault(conn.username, set())
+        mine.discard(conn_id)
+        mine.add(stand_in)
+        return conn
 
     # -- channels --------------------------------------------------------------------
     def ensure_channel(
@@ -230,15 +266,21 @@ class MemoryEngine:
     def join_channel(self, name: str, conn_id: str, username: str, now: float) -> JoinResult:
         channel = self.channels[name]
         channel.last_active = now
+        occupied = bool(channel.members)
         conns = channel.members.setdefault(username, set())
         first = not conns
         joined = conn_id not in conns
         conns.add(conn_id)
         position = channel.log.position()
-        conn = self.connections.get(conn_id)
-        if conn is not None and joined:
-            conn.channels.add(name)
-            conn.positions[name] = position
+        if joined:
+            if not occupied:
+                self._record("channel_occupied", now, name, None)
+            if first:
+                self._record("user_joined", now, name, username)
+            conn = self.connections.get(conn_id)
+            if conn is not None:
+                conn.channels.add(name)
+                conn.positions[name] = position
         return JoinResult(joined=joined, first_for_user=first and joined, position=position)
 
     def leave_channel(self, name: str, conn_id: str, username: str, now: float) -> LeaveResult:
@@ -253,10 +295,13 @@ class MemoryEngine:
             return LeaveResult(left=False, last_for_user=False)
         conns.discard(conn_id)
         channel.last_active = now
-        if not conns:
-            del channel.members[username]
-            return LeaveResult(left=True, last_for_user=True)
-        return LeaveResult(left=True, last_for_user=False)
+        if conns:
+            return LeaveResult(left=True, last_for_user=False)
+        del channel.members[username]
+        self._record("user_parted", now, name, username)
+        if not channel.members:
+            self._record("channel_vacated", now, name, None)
+        return LeaveResult(left=True, last_for_user=True)
 
     def collect_channels(self, idle_before: float) -> list[str]:
         gone = [
@@ -312,13 +357,8 @@ class MemoryEngine:
 
     def edit_message(self, stream: Stream, uuid: str, changes: dict[str, Any]) -> bool:
         edits = message_edits(changes)
-        found = False
-        if stream[0] == "channel":
-            channel = self.channels.get(stream[1])
-            for item in channel.history if channel else []:
-                if item.get("uuid") == uuid:
-                    item.update(edits)
-                    found = True
+        channel = self.channels.get(stream[1]) if stream[0] == "channel" else None
+        found = channel.edit_history(uuid, edits) if channel else False
         log = self._log(stream)
         if log is not None:
             found = (
@@ -328,13 +368,8 @@ class MemoryEngine:
         return found
 
     def delete_message(self, stream: Stream, uuid: str) -> bool:
-        found = False
-        if stream[0] == "channel":
-            channel = self.channels.get(stream[1])
-            if channel is not None:
-                before = len(channel.history)
-                channel.history[:] = [m for m in channel.history if m.get("uuid") != uuid]
-                found = len(channel.history) != before
+        channel = self.channels.get(stream[1]) if stream[0] == "channel" else None
+        found = channel.delete_history(uuid) if channel else False
         log = self._log(stream)
         if log is not None:
             found = log.replace(uuid, lambda event: None) or found
@@ -342,17 +377,7 @@ class MemoryEngine:
 
     def replay(self, stream: Stream, after: Position | None) -> Replay:
         log = self._log(stream)
-        if log is None:
-            return Replay(events=[], position=("", 0))
-        position = log.position()
-        if after is None:
-            return Replay(events=[], position=position)
-        epoch, offset = after
-        if epoch != log.epoch:
-            return Replay(events=list(log.events), position=position, gap="epoch")
-        if offset < log.floor:
-            return Replay(events=list(log.events), position=position, gap="window")
-        return Replay(events=log.after(offset), position=position)
+        return log.replay(after) if log else Replay(events=[], position=("", 0))
 
     def position(self, stream: Stream) -> Position:
         log = self._log(stream)

@@ -481,11 +481,11 @@ def test_remove_connection(harness: Harness) -> None:
     engine.ensure_channel("a", None, NOW)
     engine.add_connection("c1", "alice", NOW)
     engine.join_channel("a", "c1", "alice", NOW)
-    removed = engine.remove_connection("c1")
+    removed = engine.remove_connection("c1", NOW)
     assert removed is not None and removed.conn_id == "c1" and removed.channels == {"a"}
     assert engine.get_connection("c1") is None
     assert engine.list_connections() == []
-    assert engine.remove_connection("c1") is None
+    assert engine.remove_connection("c1", NOW) is None
     assert engine.collectable_connections(NOW + 1000) == []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from channelstream.engine.redis.scripts.outbox import RECORD
+
 # A connection's record as one reply: user, last_active, disconnected, node, channels, then
 # the position fields and values flattened ("c:<channel>" / "d" -> "[epoch, offset]").
 _SNAPSHOT = """
@@ -17,8 +19,10 @@ end
 """
 
 
+# ARGV[7..9]: what to record in the outbox (keep, cap, ms; see ``outbox.RECORD``).
 ADD_CONNECTION = (
     _SNAPSHOT
+    + RECORD
     + """
 local P, conn, user, now, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local kk = P .. 'k:' .. conn
@@ -28,6 +32,9 @@ if redis.call('EXISTS', kk) == 1 then
 else
   redis.call('HSET', kk, 'user', user, 'disc', 0, 'node', node)
   redis.call('SADD', P .. 'uc:' .. user, conn)
+  if redis.call('SCARD', P .. 'uc:' .. user) == 1 then
+    record(P, ARGV[7], ARGV[8], ARGV[9], 'user_online', '', user)
+  end
   redis.call('SADD', P .. 'nc:' .. node, conn)
   local dm = P .. 'd:' .. user
   redis.call('HSETNX', dm, 'epoch', ARGV[6])
@@ -139,8 +146,24 @@ return found
 """
 
 
+# Drops a connection's own keys and its places in the indexes (not its memberships).
+_FORGET = """
+local function forget(P, conn, snap)
+  redis.call('DEL', P .. 'k:' .. conn, P .. 'kc:' .. conn, P .. 'kp:' .. conn)
+  redis.call('ZREM', P .. 'conns', conn)
+  redis.call('SREM', P .. 'disc', conn)
+  redis.call('HDEL', P .. 'claims', conn)
+  redis.call('SREM', P .. 'uc:' .. snap[1], conn)
+  if snap[4] ~= '' then redis.call('SREM', P .. 'nc:' .. snap[4], conn) end
+end
+"""
+
+
+# ARGV[3..5]: what to record in the outbox (keep, cap, ms).
 REMOVE_CONNECTION = (
     _SNAPSHOT
+    + _FORGET
+    + RECORD
     + """
 local P, conn = ARGV[1], ARGV[2]
 local snap = snapshot(P, conn)
@@ -150,12 +173,37 @@ if not snap then
   redis.call('ZREM', P .. 'conns', conn)
   return false
 end
-redis.call('DEL', P .. 'k:' .. conn, P .. 'kc:' .. conn, P .. 'kp:' .. conn)
-redis.call('ZREM', P .. 'conns', conn)
-redis.call('SREM', P .. 'disc', conn)
-redis.call('HDEL', P .. 'claims', conn)
-redis.call('SREM', P .. 'uc:' .. snap[1], conn)
-if snap[4] ~= '' then redis.call('SREM', P .. 'nc:' .. snap[4], conn) end
+forget(P, conn, snap)
+if redis.call('SCARD', P .. 'uc:' .. snap[1]) == 0 then
+  record(P, ARGV[3], ARGV[4], ARGV[5], 'user_offline', '', snap[1])
+end
+return snap
+"""
+)
+
+
+# The connection ARGV[2] gives way to a stand-in ARGV[3] (no socket, no node) that holds its
+# memberships and its place among the user's connections, active at ARGV[4] (so that the
+# idle rule collects it later): presence_grace. Records nothing; answers the connection.
+RETIRE_CONNECTION = (
+    _SNAPSHOT
+    + _FORGET
+    + """
+local P, conn, held, seen = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local snap = snapshot(P, conn)
+if not snap then return false end
+local user = snap[1]
+redis.call('HSET', P .. 'k:' .. held, 'user', user, 'disc', 0, 'node', '')
+for _, name in ipairs(snap[5]) do
+  if redis.call('HGET', P .. 'cm:' .. name, conn) == user then
+    redis.call('HDEL', P .. 'cm:' .. name, conn)
+    redis.call('HSET', P .. 'cm:' .. name, held, user)
+    redis.call('SADD', P .. 'kc:' .. held, name)
+  end
+end
+redis.call('SADD', P .. 'uc:' .. user, held)
+redis.call('ZADD', P .. 'conns', seen, held)
+forget(P, conn, snap)
 return snap
 """
 )
