@@ -190,6 +190,8 @@ class WebhookSender:
             self._reset()
             return
         delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.attempts - 1))
+        # The last attempt falls at the end of webhook_retry_for, not a backoff beyond it.
+        delay = max(0.0, min(delay, self.failing_since + self.retry_for - self.monotonic()))
         self.retry_at = self.monotonic() + delay
         log.warning(
             "webhook: POST of %s failed (%s); attempt %d, again in %.1f s",
