@@ -41,9 +41,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def node(receiver: Receiver, logs_dir: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(
-        settings=webhook_settings(receiver), log_path=logs_dir / "webhooks.log"
-    )
+    process = ServerProcess(settings=webhook_settings(receiver), log_path=logs_dir / "webhooks.log")
     with process:
         yield process
 
@@ -163,9 +161,7 @@ def test_the_cap_drops_the_oldest_counts_and_logs_them(logs_dir: Path) -> None:
         with ServerProcess(settings=settings, log_path=log) as capped:
             for n in range(6):
                 capped.connect(f"capped-{n}", [f"cap-{n}"])  # 3 events each: 18 in all
-            wait_until(
-                lambda: webhook_state(capped)["failing_since"], timeout=10, what="a failure"
-            )
+            wait_until(lambda: webhook_state(capped)["failing_since"], timeout=10, what="a failure")
             state = webhook_state(capped)
             assert (state["dropped"], state["pending"]) == (8, 10)
             assert state["last_error"].startswith("503")

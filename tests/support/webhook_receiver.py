@@ -81,12 +81,13 @@ class Receiver:
         ]
 
     def wait_for(self, count: int, timeout: float = 10, **about: str) -> list[str]:
-        wait_until(
-            lambda: len(self.names(**about)) >= count,
-            timeout,
-            what=f"{count} webhook events about {about}: {self.names(**about)}",
-            interval=0.02,
-        )
+        try:
+            wait_until(lambda: len(self.names(**about)) >= count, timeout, interval=0.02)
+        except AssertionError:
+            raise AssertionError(
+                f"{count} webhook events about {about} did not arrive within {timeout}s: "
+                f"{self.names(**about)}"
+            ) from None
         return self.names(**about)
 
     def clear(self) -> None:

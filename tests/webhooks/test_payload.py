@@ -15,7 +15,7 @@ BATCH = OutboxBatch(
     [
         Transition(7, "user_online", 1_700_000_000_123, None, "alice"),
         Transition(8, "channel_vacated", 1_700_000_000_124, "lobby", None),
-        Transition(9, "user_joined", 1_700_000_000_125, "lobby", "ålice \"q\""),
+        Transition(9, "user_joined", 1_700_000_000_125, "lobby", 'ålice "q"'),
     ],
     0,
 )
