@@ -152,3 +152,13 @@ def test_a_killed_sender_is_replaced_and_its_users_go_offline_once(
     assert about(hook, user="dave") == [("user_online", None, "dave")]
     state = webhook_state(others[1])
     assert state["pending"] == 0 and state["failing_since"] is None
+    # A sender stopped the polite way lets go of its lease: the last node sends at once,
+    # well before the lease (node_ttl + webhook_timeout = 4 s) would have lapsed.
+    (current,) = [node for node in others if webhook_state(node)["this_node_sends"]]
+    (last,) = [node for node in others if node is not current]
+    current.stop()
+    stopped = time.monotonic()
+    last.connect("erin", [])
+    hook.wait_for(1, user="erin", timeout=10)
+    assert time.monotonic() - stopped < NODE_TTL
+    assert webhook_state(last)["this_node_sends"]

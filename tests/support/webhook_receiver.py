@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channelstream_client import WebhookError, verify_webhook
-
 from tests.support.waiting import wait_until
 
 
@@ -40,6 +39,8 @@ class Receiver:
     status: int = 204
     delay: float = 0.0
     port: int = 0
+    # Requests that arrived, counted before they are answered (one may be in flight).
+    arrived: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -48,6 +49,7 @@ class Receiver:
 
     def answer(self) -> tuple[int, float]:
         with self.lock:
+            self.arrived += 1
             return self.script.pop(0) if self.script else (self.status, self.delay)
 
     def keep(self, received: Received) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from channelstream_client import WebhookError, verify_webhook
 
 from channelstream.engine.base import OutboxBatch, Transition
 from channelstream.webhooks import payload
+from channelstream_client import WebhookError, verify_webhook
 
 BATCH = OutboxBatch(
     "e1",

@@ -35,7 +35,7 @@ redis.call('SET', P .. 'wl', holder, 'PX', lease)
 redis.call('HSETNX', P .. 'wo', 'epoch', ARGV[5])
 local epoch = redis.call('HGET', P .. 'wo', 'epoch')
 local dropped = tonumber(redis.call('HGET', P .. 'wo', 'dropped_new') or '0')
-redis.call('HSET', P .. 'wo', 'dropped_new', 0)
+if dropped > 0 then redis.call('HSET', P .. 'wo', 'dropped_new', 0) end
 local entries = {}
 if limit > 0 then entries = redis.call('ZRANGE', P .. 'wq', 0, limit - 1) end
 return {epoch, dropped, entries}
