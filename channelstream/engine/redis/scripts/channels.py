@@ -31,7 +31,7 @@ local off = redis.call('HGET', ck, 'off')
 local joined = redis.call('HSETNX', P .. 'cm:' .. name, conn, user)
 local first = 0
 if joined == 1 then
-  if redis.call('HLEN', P .. 'cm:' .. name) == 1 then
+  if keep ~= '' and redis.call('HLEN', P .. 'cm:' .. name) == 1 then
     record(P, keep, cap, ms, 'channel_occupied', name, '')
   end
   if redis.call('HINCRBY', P .. 'cu:' .. name, user, 1) == 1 then
@@ -63,7 +63,7 @@ redis.call('ZADD', P .. 'channels', now, name)
 if redis.call('HINCRBY', P .. 'cu:' .. name, user, -1) <= 0 then
   redis.call('HDEL', P .. 'cu:' .. name, user)
   record(P, keep, cap, ms, 'user_parted', name, user)
-  if redis.call('HLEN', P .. 'cm:' .. name) == 0 then
+  if keep ~= '' and redis.call('HLEN', P .. 'cm:' .. name) == 0 then
     record(P, keep, cap, ms, 'channel_vacated', name, '')
   end
   return {1, 1}

@@ -32,7 +32,7 @@ if redis.call('EXISTS', kk) == 1 then
 else
   redis.call('HSET', kk, 'user', user, 'disc', 0, 'node', node)
   redis.call('SADD', P .. 'uc:' .. user, conn)
-  if redis.call('SCARD', P .. 'uc:' .. user) == 1 then
+  if ARGV[7] ~= '' and redis.call('SCARD', P .. 'uc:' .. user) == 1 then
     record(P, ARGV[7], ARGV[8], ARGV[9], 'user_online', '', user)
   end
   redis.call('SADD', P .. 'nc:' .. node, conn)
@@ -174,7 +174,7 @@ if not snap then
   return false
 end
 forget(P, conn, snap)
-if redis.call('SCARD', P .. 'uc:' .. snap[1]) == 0 then
+if ARGV[3] ~= '' and redis.call('SCARD', P .. 'uc:' .. snap[1]) == 0 then
   record(P, ARGV[3], ARGV[4], ARGV[5], 'user_offline', '', snap[1])
 end
 return snap
