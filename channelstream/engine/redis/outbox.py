@@ -14,6 +14,7 @@ TTL), ``wr`` (hash: the sender's report).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from channelstream import jsonenc
@@ -50,9 +51,10 @@ class RedisOutbox(RedisPart):
 
     def report_outbox(self, values: dict[str, str], increments: dict[str, int]) -> None:
         key = self.prefix + "wr"
+        mapping: Mapping[Any, Any] = values  # redis-py's hints want bytes-or-str keys
         with self.redis.pipeline(transaction=True) as pipe:
             if values:
-                pipe.hset(key, mapping=dict[Any, Any](values))
+                pipe.hset(key, mapping=mapping)
             for field, step in increments.items():
                 pipe.hincrby(key, field, step)
             pipe.execute()

@@ -4,10 +4,11 @@ of the one sender that takes them (see ``channelstream.engine.redis.outbox``).""
 from __future__ import annotations
 
 # Included by the scripts that decide a transition. `keep` is ",name,name," (the names the
-# node was told to keep; '' keeps none, and the scripts then skip even the counting), `cap` how many may wait, `ms` the caller's time in
-# milliseconds (text, so that no float formatting is involved). An entry is its seq, a line
-# feed, then [name, ms, channel, user] as JSON ('' for a field the transition has not):
-# cjson encodes the names, which may hold any character.
+# node was told to keep; '' keeps none, and the scripts then skip even the counting), `cap`
+# how many may wait, `ms` the caller's time in milliseconds (text, so that no float
+# formatting is involved). An entry is its seq, a line feed, then [name, ms, channel, user]
+# as JSON ('' for a field the transition has not): cjson encodes the names, which may hold
+# any character.
 RECORD = """
 local function record(P, keep, cap, ms, name, channel, user)
   if keep == '' or not string.find(keep, ',' .. name .. ',', 1, true) then return end
