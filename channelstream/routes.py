@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from channelstream.views.admin import AdminViews
+from channelstream.throttle import SignInThrottle
+from channelstream.views.admin import THROTTLE_KEY, AdminViews
 from channelstream.views.api import ServerApiViews
 from channelstream.views.client import ClientViews
+from channelstream.views.methods import refuse_other_methods
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 def includeme(config: Configurator) -> None:
     route = config.add_route
     view = config.add_view
+    config.include("channelstream.views.body")
 
     # CORS preflight: OPTIONS on any path answers 200 (0.7 behaviour). First, so that it
     # matches before any route that does not allow OPTIONS.
@@ -29,8 +32,10 @@ def includeme(config: Configurator) -> None:
         ("DELETE", "message_delete"),
     ):
         view(ServerApiViews, attr=attr, route_name="channelstream.message", request_method=method)
+    refuse_other_methods(config, "channelstream.message", ("POST", "PATCH", "DELETE"))
     route("channelstream.ws", "/ws")
     view(ClientViews, attr="websocket", route_name="channelstream.ws", request_method="GET")
+    refuse_other_methods(config, "channelstream.ws", ("GET",))
 
     # Server API: signed calls from the application's backend.
     api_routes = [
@@ -44,10 +49,12 @@ def includeme(config: Configurator) -> None:
     for name, pattern, methods, attr in api_routes:
         route(f"channelstream.{name}", pattern)
         view(ServerApiViews, attr=attr, route_name=f"channelstream.{name}", request_method=methods)
+        refuse_other_methods(config, f"channelstream.{name}", methods)
 
     # Client API: browsers, with only a conn_id (/ws is above).
     route("channelstream.listen", "/listen")
     view(ClientViews, attr="listen", route_name="channelstream.listen", request_method="GET")
+    refuse_other_methods(config, "channelstream.listen", ("GET",))
     route("channelstream.disconnect", "/disconnect")
     view(
         ClientViews,
@@ -55,8 +62,10 @@ def includeme(config: Configurator) -> None:
         route_name="channelstream.disconnect",
         request_method=("GET", "POST"),
     )
+    refuse_other_methods(config, "channelstream.disconnect", ("GET", "POST"))
     route("channelstream.health", "/health")
     view(ClientViews, attr="health", route_name="channelstream.health", request_method="GET")
+    refuse_other_methods(config, "channelstream.health", ("GET",))
 
     # Admin.
     route("channelstream.admin", "/admin")
@@ -68,13 +77,16 @@ def includeme(config: Configurator) -> None:
         route_name="channelstream.admin_json",
         request_method=("GET", "POST"),
     )
+    refuse_other_methods(config, "channelstream.admin_json", ("GET", "POST"))
     route("channelstream.admin_sign_in", "/admin/sign_in")
+    config.registry[THROTTLE_KEY] = SignInThrottle()
     view(
         AdminViews,
         attr="sign_in",
         route_name="channelstream.admin_sign_in",
         request_method=("GET", "POST"),
     )
+    refuse_other_methods(config, "channelstream.admin_sign_in", ("GET", "POST"))
     route("channelstream.admin_sign_out", "/admin/sign_out")
     view(AdminViews, attr="sign_out", route_name="channelstream.admin_sign_out")
     config.include("channelstream.views.admin_panel")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import math
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -11,6 +12,8 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 
 from channelstream import __version__, operations, security
+from channelstream.throttle import SignInThrottle
+from channelstream.views.body import form_fields
 from channelstream.views.errors import json_response
 from channelstream.views.helpers import is_admin, state_of
 
@@ -37,6 +40,9 @@ channelstream admin</h1>
  required{error_describedby}{focus_password}></div>
 <button type="submit" class="primary">Sign in</button></form></main></body></html>
 """
+
+# The registry key of this process's sign-in throttle (set up with the routes).
+THROTTLE_KEY = "channelstream.sign_in_throttle"
 
 # The panel's page (channelstream/static/admin/index.html) names its URLs with these.
 PAGE_URLS = {
@@ -73,37 +79,51 @@ class AdminViews:
         return HTTPFound(self.request.route_url("channelstream.admin_sign_in"))
 
     def sign_in(self) -> Response:
-        error = ""
-        if self.request.method == "POST":
-            username = self.request.POST.get("username", "").strip()
-            password = self.request.POST.get("password", "")
-            if security.credentials_match(self.state.settings, username, password):
-                response = HTTPFound(self.request.route_url("channelstream.admin"))
-                response.set_cookie(
-                    security.ADMIN_COOKIE,
-                    security.admin_cookie_value(self.state.settings),
-                    max_age=security.ADMIN_COOKIE_MAX_AGE,
-                    httponly=True,
-                    samesite="Lax",
-                    path="/",
-                )
-                return response
-            # Slow down guessing without holding a thread: this is a greenlet.
-            gevent.sleep(0.5)
-            error = (
-                '<p class="error" id="sign-in-error" role="alert">Wrong user name or password.</p>'
+        if self.request.method != "POST":
+            return self._sign_in_page()
+        settings = self.state.settings
+        form = form_fields(self.request, settings.max_body_size)
+        username = form.get("username", "").strip()
+        password = form.get("password", "")
+        address = security.client_address(self.request, settings)
+        throttle: SignInThrottle = self.request.registry[THROTTLE_KEY]
+        wait = math.ceil(throttle.retry_after(address, username))
+        if wait > 0:
+            page = self._sign_in_page(
+                username, f"Too many failed sign-ins: try again in {wait} s.", status=429
             )
+            page.headers["Retry-After"] = str(wait)
+            return page
+        if security.credentials_match(settings, username, password):
+            throttle.succeeded(address)
+            response = HTTPFound(self.request.route_url("channelstream.admin"))
+            response.set_cookie(
+                security.ADMIN_COOKIE,
+                security.admin_cookie_value(settings),
+                max_age=security.ADMIN_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                path="/",
+            )
+            return response
+        throttle.failed(address, username)
+        # Slow down guessing without holding a thread: this is a greenlet.
+        gevent.sleep(0.5)
+        return self._sign_in_page(username, "Wrong user name or password.", status=401)
+
+    def _sign_in_page(self, username: str = "", error: str = "", status: int = 200) -> Response:
+        alert = f'<p class="error" id="sign-in-error" role="alert">{html.escape(error)}</p>'
         page = SIGN_IN_PAGE.format(
-            error=error,
+            error=alert if error else "",
             error_describedby=' aria-describedby="sign-in-error"' if error else "",
             # After a wrong password the user name stays: the password is what to retype.
             focus_user="" if error else " autofocus",
             focus_password=" autofocus" if error else "",
-            username=html.escape(self.request.POST.get("username", "")) if error else "",
+            username=html.escape(username),
             action=html.escape(self.request.route_url("channelstream.admin_sign_in")),
             css=html.escape(self.request.static_url("channelstream:static/admin/admin.css")),
         )
-        return Response(page, content_type="text/html", status=401 if error else 200)
+        return Response(page, content_type="text/html", status=status)
 
     def sign_out(self) -> HTTPFound:
         response = self._to_sign_in()

@@ -14,11 +14,13 @@ from urllib.parse import urlsplit
 from marshmallow import fields
 
 from channelstream import operations
-from channelstream.errors import BadRequest, Forbidden, NotFound, RequestError
+from channelstream.errors import BadRequest, Forbidden, NotFound
 from channelstream.schemas.connections import ChannelConfigChangesSchema, DisconnectSchema
 from channelstream.schemas.fields import BaseSchema, channel_name
 from channelstream.schemas.messages import MessageSchema
+from channelstream.views.call_limits import check_messages
 from channelstream.views.helpers import is_admin, json_body, json_view, load, state_of
+from channelstream.views.methods import refuse_other_methods
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -75,7 +77,9 @@ class AdminApiViews:
     @json_view
     def publish(self) -> list[dict[str, Any]]:
         """A list of messages, exactly as POST /message takes them."""
-        messages = load(MessageSchema, self._body(), many=True)
+        body = self._body()
+        check_messages(body, self.state.settings)
+        messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
 
     @json_view
@@ -93,10 +97,6 @@ class AdminApiViews:
     def disconnect(self) -> dict[str, Any]:
         conn_id = load(DisconnectSchema, self._body())["conn_id"]
         return {"conn_id": conn_id, "disconnected": operations.disconnect(self.state, conn_id)}
-
-
-def not_allowed(request: Request) -> Any:
-    raise RequestError.with_status(405, {"request": "Use POST with a JSON body."})
 
 
 ACTIONS = (
@@ -117,7 +117,7 @@ def includeme(config: Configurator) -> None:
             route_name=route_name,
             request_method="POST",
         )
-        config.add_view(not_allowed, route_name=route_name, request_method="GET")
+        refuse_other_methods(config, route_name, ("POST",))
     if PAGE_KEY not in config.registry:
         config.registry[PAGE_KEY] = admin_page_template()
     config.include("channelstream.views.explorer")

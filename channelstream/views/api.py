@@ -21,7 +21,8 @@ from channelstream.schemas.messages import (
     MessageSchema,
 )
 from channelstream.security import require_api_caller
-from channelstream.views.helpers import json_body, json_view, load, state_of
+from channelstream.views.call_limits import check_channel_count, check_channels, check_messages
+from channelstream.views.helpers import fast_messages, json_body, json_view, load, state_of
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -50,6 +51,7 @@ class ServerApiViews:
     @json_view
     def connect(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
+        check_channels(body, self.state.settings)
         data = fastpath.connect(body)
         if data is None:
             data = load(ConnectSchema, body)
@@ -77,6 +79,7 @@ class ServerApiViews:
         body = json_body(self.request, self.state)
         if isinstance(body, dict) and "conn_id" not in body and "conn_id" in self.request.GET:
             body["conn_id"] = self.request.GET["conn_id"]
+        check_channels(body, self.state.settings)
         data = load(SubscribeSchema, body)
         conn = self.state.engine.get_connection(data["conn_id"])
         if conn is None:
@@ -120,19 +123,24 @@ class ServerApiViews:
     @json_view
     def message_post(self) -> list[dict[str, Any]]:
         body = json_body(self.request, self.state)
-        messages = fastpath.messages(body)
+        check_messages(body, self.state.settings)
+        messages = fast_messages(body)
         if messages is None:
             messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
 
     @json_view
     def message_patch(self) -> list[dict[str, Any]]:
-        edits = load(MessageEditSchema, json_body(self.request, self.state), many=True)
+        body = json_body(self.request, self.state)
+        check_messages(body, self.state.settings)
+        edits = load(MessageEditSchema, body, many=True)
         return operations.edit_messages(self.state, edits)
 
     @json_view
     def message_delete(self) -> list[dict[str, Any]]:
-        deletes = load(MessageDeleteSchema, json_body(self.request, self.state), many=True)
+        body = json_body(self.request, self.state)
+        check_messages(body, self.state.settings)
+        deletes = load(MessageDeleteSchema, body, many=True)
         return operations.delete_messages(self.state, deletes)
 
     # -- channels --------------------------------------------------------------------
@@ -141,6 +149,7 @@ class ServerApiViews:
         body = json_body(self.request, self.state)
         if not isinstance(body, dict):
             raise ValidationFailed({"_schema": ["Expected an object of channel configs."]})
+        check_channel_count(body, self.state.settings)
         configs = {}
         errors = {}
         for name, config in body.items():
@@ -164,5 +173,6 @@ class ServerApiViews:
         if body is None:
             info = default_info()
         else:
+            check_channels(body, self.state.settings)
             info = load(InfoBodySchema, body)["info"]
         return self._info(info["channels"], info)

@@ -27,6 +27,7 @@ from channelstream.schemas.fields import StateValue
 from channelstream.schemas.messages import MessageDeleteSchema, MessageEditSchema, MessageSchema
 from channelstream.views.errors import json_response
 from channelstream.views.helpers import is_admin
+from channelstream.views.methods import refuse_other_methods
 
 if TYPE_CHECKING:
     from marshmallow import Schema
@@ -565,8 +566,10 @@ def includeme(config: Configurator) -> None:
         route_name="channelstream.openapi",
         request_method="GET",
     )
+    refuse_other_methods(config, "channelstream.openapi", ("GET",))
     config.add_route("channelstream.api_explorer", "/api-explorer")
     config.add_view(explorer_view, route_name="channelstream.api_explorer", request_method="GET")
+    refuse_other_methods(config, "channelstream.api_explorer", ("GET",))
     try:
         from swagger_ui_bundle import swagger_ui_path
     except ImportError:
