@@ -14,6 +14,7 @@ It imports gevent but does not monkey-patch (``channelstream.server`` does, firs
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import socket
@@ -54,7 +55,7 @@ class ChannelstreamServer(pywsgi.WSGIServer):
     def __init__(self, listener: Any, application: Any, *, http_limits: HttpLimits, **kw: Any):
         super().__init__(listener, application, **kw)
         self.http_limits = http_limits
-        self._reserve: int | None = _take_reserve()
+        self._reserve: io.FileIO | None = _take_reserve()
         self._warned_at = 0.0
         self.refused = 0
 
@@ -77,7 +78,7 @@ class ChannelstreamServer(pywsgi.WSGIServer):
             self.stop_accepting()
             gevent.spawn_later(PAUSE, self._resume_accepting)
             return
-        os.close(self._reserve)
+        self._reserve.close()
         self._reserve = None
         try:
             fd, _address = self.socket._accept()
@@ -108,8 +109,10 @@ class ChannelstreamServer(pywsgi.WSGIServer):
             self.start_accepting()
 
 
-def _take_reserve() -> int | None:
+def _take_reserve() -> io.FileIO | None:
+    """A descriptor to give back when needed. A file object, because closing it frees the
+    descriptor at once: gevent's patched ``os.close`` defers that to the next loop turn."""
     try:
-        return os.open(os.devnull, os.O_RDONLY)
+        return io.FileIO(os.devnull, "rb")
     except OSError:
         return None
