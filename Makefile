@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 
 .PHONY: run test setup setup-test lint
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py clients/python/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,dev]'
+	$(PY) -m pip install -q -e ./clients/python
 	touch $@
 
 setup: $(VENV)/.installed
@@ -21,8 +22,8 @@ setup-test: setup
 	bash scripts/install-test-deps.sh
 
 lint: setup
-	$(VENV)/bin/ruff check channelstream tests bench demo
-	$(VENV)/bin/ruff format --check channelstream tests demo
+	$(VENV)/bin/ruff check channelstream tests bench demo clients/python
+	$(VENV)/bin/ruff format --check channelstream tests demo clients/python
 	$(VENV)/bin/mypy
 
 test: setup-test lint

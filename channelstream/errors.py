@@ -50,9 +50,9 @@ class SignatureMissing(RequestError):
 class BadSignature(RequestError):
     status = 401
 
-    def __init__(self) -> None:
-        # 0.7.1's exact body: existing backends may match on it.
-        super().__init__({"request": "Bad Signature"})
+    def __init__(self, reason: str = "Bad Signature") -> None:
+        # 0.7.1's exact body by default: existing backends may match on it.
+        super().__init__({"request": reason})
 
 
 class Forbidden(RequestError):

@@ -253,6 +253,9 @@ class ChannelstreamHandler(WebSocketHandler):
             self.limits.body_timeout,
         )
         environ["wsgi.input_terminated"] = True
+        # The request target as sent: request-bound signatures cover it byte for byte
+        # (PATH_INFO is percent-decoded). gunicorn's name for it.
+        environ["RAW_URI"] = self.path
         return environ
 
     def handle_one_response(self) -> None:

@@ -11,13 +11,16 @@ from typing import TYPE_CHECKING
 
 from itsdangerous import BadData, TimestampSigner
 
+from channelstream import request_signing
 from channelstream.errors import BadSignature, Forbidden, SignatureMissing
+from channelstream.request_body import raw_body
 
 if TYPE_CHECKING:
     from pyramid.request import Request
 
     from channelstream.settings import Settings
 
+# 0.7's signature header; the request-bound one is request_signing.HEADER.
 SIGNATURE_HEADER = "x-channelstream-secret"
 ADMIN_COOKIE = "channelstream_admin"
 ADMIN_COOKIE_MAX_AGE = 12 * 3600
@@ -33,8 +36,9 @@ _verified: dict[tuple[str, str], float] = {}
 
 
 def check_signature(settings: Settings, signed: str) -> None:
-    """The default checker: an itsdangerous TimestampSigner signature no older than the
-    configured age. Like 0.7, only the signature is checked, not the signed value."""
+    """The default checker of 0.7's signature: an itsdangerous TimestampSigner signature,
+    made with any of the secrets, no older than the configured age. Like 0.7, only the
+    signature is checked, not the signed value."""
     key = (settings.secret, signed)
     signed_at = _verified.get(key)
     if signed_at is not None:
@@ -42,7 +46,9 @@ def check_signature(settings: Settings, signed: str) -> None:
             return
         del _verified[key]
     try:
-        _value, stamp = TimestampSigner(settings.secret).unsign(
+        # itsdangerous tries every key of a list (it signs with the last one).
+        keys = list(reversed(settings.secrets)) or [""]
+        _value, stamp = TimestampSigner(keys).unsign(
             signed, max_age=settings.signature_max_age, return_timestamp=True
         )
     except (BadData, UnicodeError, ValueError):
@@ -53,12 +59,25 @@ def check_signature(settings: Settings, signed: str) -> None:
 
 
 def signed_value(request: Request, settings: Settings) -> str:
+    """0.7's signature: its header, or ``?secret=`` where that is accepted."""
     value = request.headers.get(SIGNATURE_HEADER)
     if value is None and settings.accept_query_secret:
         value = request.GET.get("secret")
     if not value:
         raise SignatureMissing({"request": "Missing signature"})
     return value
+
+
+def signed_request(
+    request: Request, settings: Settings, header: str
+) -> request_signing.SignedRequest:
+    """What a request-bound signature covers; reads the body (once, see request_body)."""
+    return request_signing.SignedRequest(
+        method=request.method,
+        target=request_signing.request_target(request.environ),
+        body=raw_body(request, settings.max_body_size),
+        header=header,
+    )
 
 
 def client_address(request: Request, settings: Settings) -> str:
@@ -92,10 +111,23 @@ def address_allowed(address: str, allowed: tuple[str, ...]) -> bool:
 
 
 def require_api_caller(request: Request, settings: Settings, checker: SignatureChecker) -> None:
+    """An allowed address and a valid signature. A request-bound signature, when present, is
+    the one checked (a bad one is not excused by a 0.7 one beside it)."""
     address = client_address(request, settings)
     if not address_allowed(address, settings.allow_posting_from):
         raise Forbidden({"request": f"Address {address} is not allowed to post"})
-    checker(settings, signed_value(request, settings))
+    bound = request.headers.get(request_signing.HEADER)
+    if bound is not None:
+        request_signing.check_request_signature(settings, signed_request(request, settings, bound))
+    elif settings.legacy_signatures:
+        checker(settings, signed_value(request, settings))
+    elif request.headers.get(SIGNATURE_HEADER):
+        raise BadSignature(
+            f"0.7 signatures are turned off here (legacy_signatures): sign with "
+            f"{request_signing.HEADER}"
+        )
+    else:
+        raise SignatureMissing({"request": f"Missing signature ({request_signing.HEADER})"})
 
 
 # -- admin -----------------------------------------------------------------------------
@@ -124,7 +156,7 @@ def is_admin(request: Request, settings: Settings, checker: SignatureChecker) ->
                 return True
         except (BadData, UnicodeError, ValueError):
             pass
-    if request.headers.get(SIGNATURE_HEADER):
+    if request.headers.get(SIGNATURE_HEADER) or request.headers.get(request_signing.HEADER):
         try:
             require_api_caller(request, settings, checker)
             return True

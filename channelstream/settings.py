@@ -58,7 +58,15 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("secret", str, "", "Key that signs server API calls (itsdangerous).", secret=True),
+    Setting(
+        "secret",
+        str,
+        "",
+        "Keys of the server API signatures, separated by whitespace: every one verifies, the "
+        "first is the one to sign with. To rotate, put the new key first, move the backends "
+        "over, then drop the old one (docs/signing.md).",
+        secret=True,
+    ),
     Setting("admin_user", str, "admin", "User name for the admin panel."),
     Setting("admin_secret", str, "", "Password for the admin panel.", secret=True),
     Setting("cookie_secret", str, "", "Key that signs the admin session cookie.", secret=True),
@@ -85,19 +93,29 @@ SETTINGS: tuple[Setting, ...] = (
         "accept_query_secret",
         _bool,
         "true",
-        "Also accept the signature in a `?secret=` query parameter, as 0.7.1 did.",
+        "Also accept 0.7's signature in a `?secret=` query parameter, as 0.7.1 did (only "
+        "while `legacy_signatures` is on).",
+    ),
+    Setting(
+        "legacy_signatures",
+        _bool,
+        "true",
+        "Accept 0.7's signature (itsdangerous, `x-channelstream-secret` header or `?secret=`) "
+        "beside the request-bound `x-channelstream-signature`; `false` accepts only the latter.",
     ),
     Setting(
         "signature_checker",
         str,
         "channelstream.security.check_signature",
-        "Dotted name of the callable `(settings, signed_value) -> None` that checks a signature.",
+        "Dotted name of the callable `(settings, signed_value) -> None` that checks a 0.7 "
+        "signature.",
     ),
     Setting(
         "signature_max_age",
         _positive_int,
         "60",
-        "Seconds a server API signature stays valid.",
+        "Seconds a server API signature stays valid (a request-bound one: this far from the "
+        "server's clock either way).",
     ),
     Setting("engine", str, "memory", "`memory` (one node) or `redis` (several nodes)."),
     Setting(
@@ -253,6 +271,7 @@ class Settings:
     trusted_proxies: tuple[str, ...]
     allow_cors: tuple[str, ...]
     accept_query_secret: bool
+    legacy_signatures: bool
     signature_checker: str
     signature_max_age: int
     engine: str
@@ -280,6 +299,11 @@ class Settings:
     backlog: int
     reuse_port: bool
     log_level: str
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every API key, the signing one first (``secret`` holds them space-separated)."""
+        return tuple(self.secret.split())
 
     def redacted(self) -> dict[str, Any]:
         """The settings with secrets masked, for logs and the admin view."""
@@ -326,7 +350,8 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("channelstream.engine must be memory or redis")
     if settings.environment == "production":
         for name in SECRET_NAMES:
-            if getattr(settings, name) in PLACEHOLDER_SECRETS:
+            values = (settings.secrets or ("",)) if name == "secret" else (getattr(settings, name),)
+            if any(value in PLACEHOLDER_SECRETS for value in values):
                 raise ConfigurationError(
                     f"channelstream.{name} is a placeholder; set a real secret in the ini or "
                     f"in {ENV_PREFIX}{name.upper()} (channelstream_utils make_config makes one)"

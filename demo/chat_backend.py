@@ -2,8 +2,9 @@
 
 Both demo applications (``pyramid_app.py`` and ``flask_app.py``) are thin
 adapters around :class:`ChatBackend`: it validates what the browser sends,
-signs the server API calls to channelstream and returns ``(status, json)``.
-The browser never sees the channelstream secret; it only gets a ``conn_id``.
+calls channelstream through ``channelstream_client`` (which signs every call)
+and returns ``(status, json)``. The browser never sees the channelstream
+secret; it only gets a ``conn_id``.
 
 This is a demo: the username is whatever the page says. A real application
 takes it from its own session.
@@ -20,8 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-from itsdangerous import TimestampSigner
+from channelstream_client import APIError, Client, TransportError
+from channelstream_client.types import (
+    ChannelConfig,
+    InfoOptions,
+    Message,
+    MessageDelete,
+    MessageEdit,
+)
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -34,7 +41,7 @@ MAX_TEXT = 2000
 
 # Every chat channel: presence with user lists, "typing" state changes and a
 # short history the page shows on its first connect.
-CHANNEL_CONFIG: dict[str, Any] = {
+CHANNEL_CONFIG: ChannelConfig = {
     "notify_presence": True,
     "notify_state": True,
     "store_history": True,
@@ -43,7 +50,7 @@ CHANNEL_CONFIG: dict[str, Any] = {
 }
 
 # What /connect and /subscribe ask channelstream to answer with, for the joined channels.
-JOIN_INFO: dict[str, bool] = {
+JOIN_INFO: InfoOptions = {
     "include_history": True,
     "include_users": True,
     "return_public_state": True,
@@ -65,7 +72,7 @@ class DemoSettings:
     server_url: str
     # Base URL the browser uses for /ws, /listen, /disconnect and the JS client.
     public_url: str
-    # channelstream's `secret` (never sent to the browser).
+    # channelstream's `secret` (never sent to the browser); with several keys the first signs.
     secret: str
     # Shown in the page title so one can tell the two demos apart.
     framework: str = "demo"
@@ -87,31 +94,24 @@ class BadRequest(ValueError):
 class ChatBackend:
     """The demo's application backend, independent of the web framework."""
 
-    def __init__(self, settings: DemoSettings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: DemoSettings, client: Client | None = None) -> None:
         self.settings = settings
-        self.session = session or requests.Session()
-        self.signer = TimestampSigner(settings.secret)
+        # One client for the process: thread-safe, with keep-alive connections.
+        self.client = client or Client(
+            settings.server_url, settings.secret, timeout=settings.timeout
+        )
 
     # -- talking to channelstream -------------------------------------------
 
-    def call(self, method: str, path: str, payload: Any) -> Reply:
-        """One signed server API call; answers channelstream's status and JSON."""
-        headers = {"x-channelstream-secret": self.signer.sign("channelstream").decode()}
+    def call(self, action: Callable[[Client], Any]) -> Reply:
+        """One server API call; answers channelstream's status and JSON."""
         try:
-            response = self.session.request(
-                method,
-                self.settings.server_url + path,
-                json=payload,
-                headers=headers,
-                timeout=self.settings.timeout,
-            )
-        except requests.RequestException as exc:
-            return 502, {"error": f"channelstream unreachable: {exc.__class__.__name__}"}
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"error": response.text[:200]}
-        return response.status_code, body
+            return 200, action(self.client)
+        except APIError as exc:
+            return exc.status, exc.errors
+        except TransportError as exc:
+            cause = exc.__cause__.__class__.__name__ if exc.__cause__ else "no answer"
+            return 502, {"error": f"channelstream unreachable: {cause}"}
 
     # -- the browser-facing endpoints ---------------------------------------
 
@@ -135,17 +135,18 @@ class ChatBackend:
             channels = _channels(data.get("channels"), self.settings.default_channel)
         except BadRequest as exc:
             return 400, {"error": str(exc)}
-        payload = {
-            "username": username,
-            "channels": channels,
-            "channel_configs": _channel_configs(channels),
-            "fresh_user_state": {"typing": False},
-            # Merged on every connect: a reconnecting page is not typing.
-            "user_state": {"typing": False},
-            "state_public_keys": PUBLIC_STATE_KEYS,
-            "info": JOIN_INFO,
-        }
-        return self.call("POST", "/connect", payload)
+        return self.call(
+            lambda client: client.connect(
+                username,
+                channels,
+                channel_configs=_channel_configs(channels),
+                fresh_user_state={"typing": False},
+                # Merged on every connect: a reconnecting page is not typing.
+                user_state={"typing": False},
+                state_public_keys=PUBLIC_STATE_KEYS,
+                info=JOIN_INFO,
+            )
+        )
 
     def subscribe(self, body: Any, *, unsubscribe: bool = False) -> Reply:
         """POST /subscribe or /unsubscribe: {conn_id, channels}."""
@@ -155,12 +156,13 @@ class ChatBackend:
             channels = _channels(data.get("channels"), None)
         except BadRequest as exc:
             return 400, {"error": str(exc)}
-        payload: dict[str, Any] = {"conn_id": conn_id, "channels": channels}
         if unsubscribe:
-            return self.call("POST", "/unsubscribe", payload)
-        payload["channel_configs"] = _channel_configs(channels)
-        payload["info"] = JOIN_INFO
-        return self.call("POST", "/subscribe", payload)
+            return self.call(lambda client: client.unsubscribe(conn_id, channels))
+        return self.call(
+            lambda client: client.subscribe(
+                conn_id, channels, channel_configs=_channel_configs(channels), info=JOIN_INFO
+            )
+        )
 
     def message(self, body: Any) -> Reply:
         """POST /message: {username, channel, message: {text}}."""
@@ -171,33 +173,33 @@ class ChatBackend:
             text = _text(data.get("message"))
         except BadRequest as exc:
             return 400, {"error": str(exc)}
-        return self.call(
-            "POST", "/message", [{"user": username, "channel": channel, "message": {"text": text}}]
-        )
+        # A list in, a list out: the browser's client reads channelstream's own answer.
+        message: Message = {"user": username, "channel": channel, "message": {"text": text}}
+        return self.call(lambda client: client.publish([message]))
 
     def edit(self, body: Any) -> Reply:
         """PATCH /message: {uuid, channel, message: {text}}."""
         try:
             data = _require_object(body)
             channel = _channels([data.get("channel")], None)[0]
-            edit = {
+            edit: MessageEdit = {
                 "uuid": _uuid(data.get("uuid")),
                 "channel": channel,
                 "message": {"text": _text(data.get("message"))},
             }
         except BadRequest as exc:
             return 400, {"error": str(exc)}
-        return self.call("PATCH", "/message", [edit])
+        return self.call(lambda client: client.edit([edit]))
 
     def delete(self, body: Any) -> Reply:
         """DELETE /message: {uuid, channel}."""
         try:
             data = _require_object(body)
             channel = _channels([data.get("channel")], None)[0]
-            target = {"uuid": _uuid(data.get("uuid")), "channel": channel}
+            target: MessageDelete = {"uuid": _uuid(data.get("uuid")), "channel": channel}
         except BadRequest as exc:
             return 400, {"error": str(exc)}
-        return self.call("DELETE", "/message", [target])
+        return self.call(lambda client: client.delete([target]))
 
     def user_state(self, body: Any) -> Reply:
         """POST /user_state: the 0.7 client's {username, conn_id, update_state}."""
@@ -210,7 +212,7 @@ class ChatBackend:
             state = {"typing": bool(update.get("typing", False))}
         except BadRequest as exc:
             return 400, {"error": str(exc)}
-        return self.call("POST", "/user_state", {"user": username, "user_state": state})
+        return self.call(lambda client: client.user_state(username, state))
 
     # -- the page --------------------------------------------------------------
 
@@ -239,7 +241,7 @@ class ChatBackend:
         return text
 
 
-def _channel_configs(channels: list[str]) -> dict[str, dict[str, Any]]:
+def _channel_configs(channels: list[str]) -> dict[str, ChannelConfig]:
     """The same CHANNEL_CONFIG for each of `channels`."""
     return {name: CHANNEL_CONFIG for name in channels}
 

@@ -57,6 +57,19 @@ def test_production_refuses_placeholder_secrets_and_names_them(name: str) -> Non
         parse_settings({**good, f"channelstream.{name}": "changeme"}, environ={})
 
 
+def test_secret_holds_several_keys_each_checked_in_production() -> None:
+    good = {
+        f"channelstream.{key}": "a-real-secret-value"
+        for key in ("secret", "admin_secret", "cookie_secret")
+    }
+    settings = parse_settings({**good, "channelstream.secret": " new-key\told-key  "}, environ={})
+    assert settings.secrets == ("new-key", "old-key")
+    assert settings.legacy_signatures is True
+    for value in ("new-key changeme", "   "):
+        with pytest.raises(ConfigurationError, match=r"channelstream\.secret is a placeholder"):
+            parse_settings({**good, "channelstream.secret": value}, environ={})
+
+
 def test_every_setting_is_a_field_and_back() -> None:
     assert [s.name for s in SETTINGS] == list(Settings.__dataclass_fields__)
 

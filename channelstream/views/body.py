@@ -1,10 +1,8 @@
-"""Request bodies: never past ``max_body_size``, on every route, read in pieces.
+"""``max_body_size`` on every route: a body announced larger than the limit is refused
+before any channelstream view runs (a view deriver), whether or not the view reads bodies.
 
-A body announced larger than the limit is refused before its view runs (a view deriver
-on every channelstream view). A body without a length (chunked) is read piece by piece and
-refused as soon as it passes the limit, so no request can make us hold more than the limit.
-Forms (the admin sign-in) are read the same way and parsed here, not by WebOb, which would
-read any size into memory first.
+Forms (the admin sign-in) are read as every body is (``request_body``: in pieces, within
+the limit) and parsed here, not by WebOb, which would read any size into memory first.
 """
 
 from __future__ import annotations
@@ -13,7 +11,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from channelstream.errors import BadRequest, PayloadTooLarge, RequestError
+from channelstream.errors import BadRequest
+from channelstream.request_body import check_declared_length, raw_body
 from channelstream.state import get_state
 from channelstream.views.errors import ROUTE_PREFIX
 
@@ -21,76 +20,16 @@ if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.request import Request
 
-# One read at most this large: a chunked body grows by this much before it is checked.
-PIECE = 65536
 # A sign-in form has two fields; a few more are tolerated, thousands are an attack.
 MAX_FORM_FIELDS = 20
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-def too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge({"body": [f"Larger than {limit} bytes."]})
-
-
-def check_declared_length(request: Request, limit: int) -> None:
-    length = request.content_length
-    if length is not None and length > limit:
-        raise too_large(limit)
-
-
-def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, at most `limit` bytes: 413 past it, 400 when it ends before its
-    Content-Length, 408 when it does not arrive within the server's body timeout."""
-    check_declared_length(request, limit)
-    length = request.content_length
-    environ = request.environ
-    if length is None and not environ.get("wsgi.input_terminated"):
-        return b""  # no length and a server that cannot say where a body ends: none
-    source = environ["wsgi.input"]
-    try:
-        if length is not None and length <= PIECE:
-            # The common case: a small API call, one read.
-            raw = source.read(length)
-        else:
-            raw = _read_pieces(source, length, limit)
-    except TimeoutError:
-        raise RequestError.with_status(408, {"body": ["Not received in time."]}) from None
-    except (OSError, ValueError):
-        # pywsgi reports a body that ended early (or broken chunking) as an IOError.
-        raise _short(length) from None
-    if length is not None and len(raw) < length:
-        raise _short(length)
-    return raw
-
-
-def _read_pieces(source: Any, length: int | None, limit: int) -> bytes:
-    pieces: list[bytes] = []
-    size = 0
-    while True:
-        want = PIECE if length is None else min(PIECE, length - size)
-        if want <= 0:
-            break
-        piece = source.read(want)
-        if not piece:
-            break
-        size += len(piece)
-        if size > limit:
-            raise too_large(limit)
-        pieces.append(piece)
-    return b"".join(pieces)
-
-
-def _short(length: int | None) -> BadRequest:
-    if length is None:
-        return BadRequest({"body": ["Malformed chunked body."]})
-    return BadRequest({"body": [f"Shorter than its Content-Length ({length} bytes)."]})
-
-
 def form_fields(request: Request, limit: int) -> dict[str, str]:
-    """An urlencoded form's fields (the first value of each), read as ``read_body`` reads."""
+    """An urlencoded form's fields (the first value of each)."""
     if request.content_type not in ("", FORM_TYPE):
         raise BadRequest({"body": [f"Send the form as {FORM_TYPE}."]})
-    raw = read_body(request, limit)
+    raw = raw_body(request, limit)
     try:
         pairs = parse_qsl(
             raw.decode("utf-8", "replace"),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 
-from channelstream import __version__, security
+from channelstream import __version__, request_signing, security
 from channelstream.errors import Forbidden, RequestError
 from channelstream.schemas import responses
 from channelstream.schemas.connections import (
@@ -40,8 +40,16 @@ SPEC_KEY = "channelstream.openapi"
 SWAGGER_STATIC = "api-explorer/swagger-ui"
 JSON = "application/json"
 
-SIGNED: list[dict[str, list[str]]] = [{"signature": []}, {"querySecret": []}]
-ADMIN: list[dict[str, list[str]]] = [{"adminCookie": []}, {"signature": []}]
+SIGNED: list[dict[str, list[str]]] = [
+    {"requestSignature": []},
+    {"signature": []},
+    {"querySecret": []},
+]
+ADMIN: list[dict[str, list[str]]] = [
+    {"adminCookie": []},
+    {"requestSignature": []},
+    {"signature": []},
+]
 
 # -- building the document ---------------------------------------------------------------
 
@@ -445,12 +453,26 @@ def build_openapi() -> dict[str, Any]:
             "the client API (browsers, with only a conn_id) and the admin API.\n\n"
             "To try a server API call here, put a fresh signature into Authorize → "
             '`signature`: `TimestampSigner(secret).sign("channelstream")` from itsdangerous, '
-            "valid for 60 s. Admin calls use the cookie you signed in with.",
+            "valid for 60 s (while `legacy_signatures` is on). Backends should send the "
+            "request-bound `requestSignature` instead (docs/signing.md; it covers the method, "
+            "path, query and body, so it cannot be pasted here). Admin calls use the cookie "
+            "you signed in with.",
         },
     )
     assert plugin.converter is not None
     plugin.converter.add_attribute_function(_state_value_attributes)
     components = spec.components
+    components.security_scheme(
+        "requestSignature",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": request_signing.HEADER,
+            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "
+            '"<t>.<METHOD>.<path?query>.<hex sha256 of the body>")>, at most '
+            "signature_max_age (60) seconds from the server's clock.",
+        },
+    )
     components.security_scheme(
         "signature",
         {

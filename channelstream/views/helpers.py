@@ -11,9 +11,9 @@ from marshmallow import Schema, ValidationError
 from channelstream import jsonenc, security
 from channelstream.cooperate import slices
 from channelstream.errors import BadRequest, ValidationFailed
+from channelstream.request_body import raw_body
 from channelstream.schemas import fastpath
 from channelstream.state import State, get_state
-from channelstream.views.body import read_body
 from channelstream.views.errors import json_response
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def is_admin(request: Request) -> bool:
 
 def json_body(request: Request, state: State, *, allow_empty: bool = False) -> Any:
     """The request's JSON body; 413 when too large, 400 when malformed or cut short."""
-    raw = read_body(request, state.settings.max_body_size)
+    raw = raw_body(request, state.settings.max_body_size)
     if not raw.strip():
         if allow_empty:
             return None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from .conftest import ChannelstreamServer, DemoApp
+from demo.chat_backend import ChatBackend, DemoSettings
+from tests.support.server import free_port
+
+from .conftest import SECRET, ChannelstreamServer, DemoApp
 
 pytestmark = pytest.mark.browser
 
@@ -91,3 +96,43 @@ def test_page_points_at_channelstream(demo_apps: dict[str, DemoApp], framework: 
     assert "/static/channelstream/channelstream.js" in page.text
     assert '"websocketUrl": "ws://127.0.0.1:' in page.text
     assert "secret" not in page.text.lower()
+
+
+@pytest.fixture(scope="module")
+def strict_channelstream(logs: Path) -> Iterator[ChannelstreamServer]:
+    """channelstream accepting only request-bound signatures (no 0.7 ones)."""
+    server = ChannelstreamServer(
+        free_port(), logs / "strict-channelstream.log", {"legacy_signatures": "false"}
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.timeout(30)
+def test_the_demo_signs_with_request_bound_signatures(
+    strict_channelstream: ChannelstreamServer,
+) -> None:
+    """The demo's backend calls go through channelstream_client: a server that refuses 0.7
+    signatures accepts every one of them."""
+    url = strict_channelstream.url
+    backend = ChatBackend(DemoSettings(server_url=url, public_url=url, secret=SECRET))
+    channel = "demo-strict"
+    status, answer = backend.connect({"username": "erin", "channels": [channel]})
+    assert status == 200, answer
+    status, sent = backend.message(
+        {"username": "erin", "channel": channel, "message": {"text": "bound"}}
+    )
+    assert status == 200, sent
+    assert (
+        backend.edit({"uuid": sent[0]["uuid"], "channel": channel, "message": {"text": "b"}})[0]
+        == 200
+    )
+    assert (
+        backend.subscribe({"conn_id": answer["conn_id"], "channels": ["demo-strict-2"]})[0] == 200
+    )
+    assert backend.user_state({"username": "erin", "update_state": {"typing": True}})[0] == 200
+    assert backend.delete({"uuid": sent[0]["uuid"], "channel": channel})[0] == 200
+    # And the same backend, given a wrong secret, passes channelstream's refusal on.
+    wrong = ChatBackend(DemoSettings(server_url=url, public_url=url, secret="not-it"))
+    assert wrong.connect({"username": "erin"}) == (401, {"request": "Bad Signature"})

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from channelstream.request_signing import HEADER, sign
 from tests.e2e.helpers import clients, name, open_ws, texts, wait_for_text
 from tests.support.clients import listen
 from tests.support.server import ROOT, ServerProcess
@@ -143,3 +144,16 @@ def test_importing_channelstream_imports_neither_pyramid_nor_gevent(module: str)
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_request_bound_signatures_cover_the_prefix(host: ServerProcess) -> None:
+    """Under a route prefix the signed path is the one the server sees: prefix included."""
+
+    def info(signed_path: str) -> requests.Response:
+        header = sign(str(host.settings["secret"]), "POST", signed_path, b"")
+        return requests.post(host.url + PREFIX + "/info", headers={HEADER: header}, timeout=10)
+
+    assert info(PREFIX + "/info").status_code == 200
+    refused = info("/info")
+    assert refused.status_code == 401
+    assert refused.json() == {"request": "Bad Signature"}

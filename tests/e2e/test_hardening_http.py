@@ -54,7 +54,7 @@ def test_header_tricklers_are_closed_within_the_timeout_while_others_are_served(
     header = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
     closed: set[int] = set()
     started = time.monotonic()
-    for index, sock in enumerate(tricklers):
+    for sock in tricklers:
         sock.setblocking(False)
     try:
         # One byte per socket every 0.2 s: far slower than any client, never finishing.
@@ -202,9 +202,8 @@ def test_huge_sign_in_forms_are_refused_without_growing_memory(node: ServerProce
 def test_a_body_over_the_limit_is_413_on_routes_that_read_none(node: ServerProcess) -> None:
     for method, path in (("POST", "/health"), ("POST", "/admin"), ("DELETE", "/listen")):
         with connected(node) as sock:
-            sock.sendall(
-                f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {50 << 20}\r\n\r\n".encode()
-            )
+            head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {50 << 20}\r\n\r\n"
+            sock.sendall(head.encode())
             answer = read_answer(sock)
             assert status_of(answer) == 413, (path, answer)
             assert body_of(answer) == {"body": ["Larger than 1048576 bytes."]}

@@ -23,6 +23,7 @@ from tests.support.server import ServerProcess
 pytestmark = pytest.mark.timeout(60)
 
 MAX_NESTING = 64
+TOO_DEEP = f"Nested more than {MAX_NESTING} levels deep."
 SCHEMA_PATH = {"timestamp": "2026-11-28T23:16:22"}  # the fast path leaves timestamps to it
 
 
@@ -73,7 +74,7 @@ def test_a_batch_with_a_message_too_deep_is_refused_whole_and_the_channel_still_
         ]
         refused = node.call("POST", "/message", batch)
         assert refused.status_code == 422, refused.text
-        assert refused.json() == {"1": {"message": [f"Nested more than {MAX_NESTING} levels deep."]}}
+        assert refused.json() == {"1": {"message": [TOO_DEEP]}}
         # Nothing of the batch was stored or sent: the next message follows without a hole.
         after = node.publish(channel, "alice", {"text": "after"}, **extra)
         assert after["offset"] == first["offset"] + 1
@@ -110,9 +111,7 @@ def test_the_deepest_message_allowed_is_stored_delivered_and_shown_everywhere(
     assert node.call("GET", "/admin/admin.json").status_code == 200
     # A new connection catches up on it.
     late = node.connect("late", [channel])
-    with clients(open_ws(node, late, resume={"channels": {channel: [sent["epoch"], 0]}})) as (
-        ws,
-    ):
+    with clients(open_ws(node, late, resume={"channels": {channel: [sent["epoch"], 0]}})) as (ws,):
         assert ws.messages(1, type_="message")[0]["message"] == deepest
 
 
@@ -123,7 +122,7 @@ def test_an_edit_too_deep_is_refused_and_the_message_stays(engine_node: ServerPr
     edit = {"uuid": sent["uuid"], "channel": channel, "message": nested(MAX_NESTING + 1)}
     refused = node.call("PATCH", "/message", [{"uuid": sent["uuid"], "channel": channel}, edit])
     assert refused.status_code == 422, refused.text
-    assert refused.json() == {"1": {"message": [f"Nested more than {MAX_NESTING} levels deep."]}}
+    assert refused.json() == {"1": {"message": [TOO_DEEP]}}
     assert channel_history(node, channel)[0]["message"] == {"text": "original"}
     deepest = nested(MAX_NESTING)
     assert node.call("PATCH", "/message", [{**edit, "message": deepest}]).status_code == 200

@@ -116,7 +116,9 @@ class ServerProcess:
 
     # -- the backend's side ------------------------------------------------------------
     def headers(self) -> dict[str, str]:
-        signed = TimestampSigner(str(self.settings["secret"])).sign("channelstream").decode()
+        # `secret` may list several keys (rotation): the first one signs.
+        signing_key = str(self.settings["secret"]).split()[0]
+        signed = TimestampSigner(signing_key).sign("channelstream").decode()
         return {"x-channelstream-secret": signed}
 
     def call(self, method: str, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
