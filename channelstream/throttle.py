@@ -2,13 +2,13 @@
 name, and past a few free ones each key is locked out for a window that doubles with every
 further failure.
 
-An address gets ``ADDRESS_FREE`` wrong passwords, then 1 s, 2 s, 4 s... up to
-``MAX_LOCKOUT`` before its next try. A user name gets more free failures (``NAME_FREE``),
-since many addresses may guess it at once and its lockout also keeps the real admin out; a
-backend holding the API signature is never locked out of the admin API. A key is forgotten
-``FORGET_AFTER`` seconds after its last failure, a successful sign-in forgets its address,
-and at most ``MAX_KEYS`` keys are kept (the oldest go first), so spraying addresses cannot
-fill memory. Each node counts on its own.
+An address gets ``ADDRESS_FREE`` wrong passwords; then it waits 1 s, and after each further
+failure twice as long (2 s, 4 s...), up to ``MAX_LOCKOUT``, before its next try. A user
+name gets more free failures (``NAME_FREE``), since many addresses may guess it at once and
+its lockout also keeps the real admin out; a backend holding the API signature is never
+locked out of the admin API. A key is forgotten ``FORGET_AFTER`` seconds after its last
+failure, a successful sign-in forgets its address, and at most ``MAX_KEYS`` keys are kept
+(the oldest go first), so spraying addresses cannot fill memory. Each node counts on its own.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class SignInThrottle:
             found = self._live(key, now) or _Failures(0, now, now)
             found.count += 1
             found.last = now
-            if found.count > free:
-                lockout = min(MAX_LOCKOUT, FIRST_LOCKOUT * 2 ** (found.count - free - 1))
+            if found.count >= free:
+                lockout = min(MAX_LOCKOUT, FIRST_LOCKOUT * 2 ** (found.count - free))
                 found.locked_until = now + lockout
             self._keys[key] = found
             self._keys.move_to_end(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from channelstream.cooperate import in_turns
 from channelstream.errors import ValidationFailed
 from channelstream.settings import Settings
 
@@ -55,7 +56,7 @@ def check_messages(body: Any, settings: Settings) -> None:
     limit = settings.max_users_per_message
     text = [f"At most {limit} users in one message (max_users_per_message)."]
     errors: dict[str, Any] = {}
-    for index, item in enumerate(body):
+    for index, item in enumerate(in_turns(body, 1000)):
         if isinstance(item, dict):
             wrong = {key: text for key in USER_KEYS if _over(item.get(key), limit)}
             if wrong:

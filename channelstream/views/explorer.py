@@ -89,6 +89,18 @@ ERRORS_ADMIN: dict[str, Any] = {
     "422": {"$ref": "#/components/responses/ValidationFailed"},
 }
 
+# What any operation may answer, whatever it does: a body announced over max_body_size,
+# and a node out of file descriptors or (for most) without its engine.
+EVERY_OPERATION: dict[str, Any] = {
+    "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+    "503": {"$ref": "#/components/responses/Unavailable"},
+}
+# What an operation that reads a body may answer besides: a body cut short or too slow.
+WITH_BODY: dict[str, Any] = {
+    "400": {"$ref": "#/components/responses/BadRequest"},
+    "408": {"$ref": "#/components/responses/RequestTimeout"},
+}
+
 CONN_ID_QUERY = {
     "name": "conn_id",
     "in": "query",
@@ -122,6 +134,8 @@ def _operation(
         "summary": summary,
         "tags": [tag],
         "responses": {
+            **EVERY_OPERATION,
+            **(WITH_BODY if body is not None else {}),
             **({"200": response} if response is not None else {}),
             **(errors or {}),
             **(extra or {}),
@@ -358,7 +372,16 @@ def _paths() -> dict[str, dict[str, Any]]:
                 },
                 extra={
                     "302": {"description": "Signed in: to /admin, with the cookie."},
-                    "401": {"description": "Wrong user name or password: the form again."},
+                    "401": {
+                        "description": "Wrong user name or password: the form again.",
+                        **_html(),
+                    },
+                    "429": {
+                        "description": "Too many failed sign-ins from this address or for this "
+                        "user name: the form again, with Retry-After (seconds).",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                        **_html(),
+                    },
                 },
             ),
         },
@@ -501,6 +524,21 @@ def build_openapi() -> dict[str, Any]:
         ("NotFound", "Unknown connection or channel."),
     ):
         components.response(name, {"description": description, **_schema(error_object)})
+    field_errors = {"type": "object", "additionalProperties": True}
+    for name, description in (
+        ("PayloadTooLarge", '{"body": ["Larger than N bytes."]}: over max_body_size.'),
+        ("RequestTimeout", '{"body": ["Not received in time."]}: slower than body_timeout.'),
+    ):
+        components.response(name, {"description": description, **_schema(field_errors)})
+    components.response(
+        "Unavailable",
+        {
+            "description": "The engine (Redis) cannot be reached, or the node is out of "
+            "connections: try again after Retry-After seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            **_schema(error_object),
+        },
+    )
     components.response(
         "ValidationFailed",
         {

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.timeout(120)
 MAX_CHANNELS = 1000
 MAX_USERS = 1000
 BODY_LIMIT = 8 << 20
-# Another client's /health must not wait longer than this while a big call runs; 1.0
-# stalled it for the whole call (about 1.5 s for the batches below on this machine).
-PROMPT = 0.5
+# Another client's /health must not wait longer than this while a big call runs (here it
+# waits 0.02-0.07 s); 1.0 stalled it for most of the call (0.55-0.95 s for these calls).
+PROMPT = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +101,13 @@ def batch(count: int, schema_path: bool) -> list[dict[str, Any]]:
 def test_a_batch_near_the_body_limit_does_not_stall_other_clients(
     node: ServerProcess, schema_path: bool
 ) -> None:
-    messages = batch(60_000 if schema_path else 100_000, schema_path)
+    messages = batch(60_000 if schema_path else 120_000, schema_path)
     with LatencyProbe(node).running() as probe:
         started = time.monotonic()
         answer = node.call("POST", "/message", messages)
         took = time.monotonic() - started
     assert answer.status_code == 200, answer.text[:200]
     assert len(answer.json()) == len(messages)
-    print("SLOWEST", probe.slowest, took)
     assert probe.errors == []
     assert probe.slowest < PROMPT, f"another client waited {probe.slowest:.2f} s ({took:.2f})"
 
@@ -125,6 +124,5 @@ def test_joining_and_listing_many_channels_does_not_stall_other_clients(
         admin = node.call("GET", "/admin/admin.json")
     assert info.status_code == admin.status_code == 200
     assert len(info.json()["channels"]) >= 30 * MAX_CHANNELS
-    print("SLOWEST", probe.slowest)
     assert probe.errors == []
     assert probe.slowest < PROMPT, f"another client waited {probe.slowest:.2f} s"
