@@ -15,8 +15,10 @@ import re
 
 
 def _spelled(word: str) -> str:
-    """A pattern for `word` with any of its letters percent-encoded, once or twice."""
-    return "".join(f"(?:{char}|%(?:25)?{ord(char):02x})" for char in word)
+    """A pattern for `word` in any case, any of its letters percent-encoded, once or twice."""
+    return "".join(
+        f"(?:{char}|%(?:25)?(?:{ord(char.lower()):02x}|{ord(char.upper()):02x}))" for char in word
+    )
 
 
 _SECRET_VALUE = re.compile(

@@ -55,7 +55,8 @@ class SignInThrottle:
             found.count += 1
             found.last = now
             if found.count >= free:
-                lockout = min(MAX_LOCKOUT, FIRST_LOCKOUT * 2 ** (found.count - free))
+                doublings = min(found.count - free, 30)  # past MAX_LOCKOUT long before
+                lockout = min(MAX_LOCKOUT, FIRST_LOCKOUT * 2**doublings)
                 found.locked_until = now + lockout
             self._keys[key] = found
             self._keys.move_to_end(key)

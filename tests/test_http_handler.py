@@ -5,7 +5,15 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from channelstream.http_handler import ChannelstreamHandler, RequestHeaders
+import pytest
+
+from channelstream.http_handler import (
+    DISCARD_LIMIT,
+    BodyTimeout,
+    ChannelstreamHandler,
+    RequestHeaders,
+    TimedInput,
+)
 
 
 def parse(raw: bytes) -> RequestHeaders:
@@ -100,3 +108,49 @@ def test_the_environ_gets_every_header_but_underscored_names() -> None:
         ("HTTP_X_FORWARDED_FOR", "10.0.0.1"),
         ("HTTP_COOKIE", "a=1"),
     ]
+
+
+def test_header_names_must_be_tokens_and_values_free_of_control_characters() -> None:
+    for line in (
+        b"X-Na\x00me: v",
+        b"X Name: v",
+        b"X-Name\x7f: v",
+        b"(X): v",
+        b"X-Name: a\x00b",
+        b"X-Name: a\rb",
+        b"X-Name: a\x1fb",
+    ):
+        assert parse(line + b"\r\n\r\n").status == "Malformed header line", line
+    headers = parse(b"X-Name:\ta\tb \xe9 \r\nX!#$%&'*+.^_`|~9: v\r\n\r\n")
+    assert headers.status == ""
+    assert headers.get("x-name") == "a\tb \xe9"
+    assert headers.get("x!#$%&'*+.^_`|~9") == "v"
+
+
+def timed(body: bytes, length: int | None, chunked: bool = False) -> TimedInput:
+    return TimedInput(io.BufferedReader(io.BytesIO(body)), length, None, chunked, 5.0)  # type: ignore[arg-type]
+
+
+def test_a_body_knows_what_is_left_unread() -> None:
+    body = timed(b"abcdef", 6)
+    assert body.unread() == 6 and not body.abandons()
+    assert body.read(4) == b"abcd"
+    assert body.unread() == 2
+    big = timed(b"", DISCARD_LIMIT + 1)
+    assert big.abandons()  # not worth reading to reach the next request
+    assert timed(b"", None, chunked=True).abandons()  # a chunked body under way: unknown
+
+
+def test_a_short_body_breaks_the_stream() -> None:
+    body = timed(b"abc", 10)
+    with pytest.raises(OSError):
+        body.read(10)
+    assert body.broken and body.abandons()
+
+
+def test_a_late_body_is_a_timeout() -> None:
+    body = timed(b"abc", 3)
+    body.deadline = 0.0
+    with pytest.raises(BodyTimeout):
+        body.read(3)
+    assert body.broken
