@@ -25,7 +25,8 @@ import gevent
 from gevent import pywsgi
 
 from channelstream import jsonenc
-from channelstream.http_handler import ChannelstreamHandler, HttpLimits
+from channelstream.http_handler import ChannelstreamHandler
+from channelstream.http_request import HttpLimits
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class ChannelstreamServer(pywsgi.WSGIServer):
         super().__init__(listener, application, **kw)
         self.http_limits = http_limits
         self._reserve: io.FileIO | None = _take_reserve()
+        self._answering = False  # the reserve's descriptor is a refused client's now
         self._warned_at = 0.0
         self.refused = 0
 
@@ -73,6 +75,9 @@ class ChannelstreamServer(pywsgi.WSGIServer):
         if now - self._warned_at >= WARN_EVERY:
             self._warned_at = now
             log.warning("out of file descriptors: new connections get 503 (raise ulimit -n)")
+        if self._reserve is None and not self._answering:
+            # Taking it again failed when the last refusal ended: try once more.
+            self._reserve = _take_reserve()
         if self._reserve is None:
             # The reserve is answering someone: leave the rest in the backlog a moment.
             self.stop_accepting()
@@ -86,6 +91,7 @@ class ChannelstreamServer(pywsgi.WSGIServer):
             self._reserve = _take_reserve()
             return
         self.refused += 1
+        self._answering = True
         gevent.spawn(self._answer_busy, fd)
 
     def _answer_busy(self, fd: int) -> None:
@@ -102,6 +108,7 @@ class ChannelstreamServer(pywsgi.WSGIServer):
             pass
         finally:
             sock.close()
+            self._answering = False
             self._reserve = _take_reserve()
 
     def _resume_accepting(self) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import gevent
 
-from channelstream.http_handler import HttpLimits
+from channelstream.http_request import HttpLimits
 from channelstream.http_server import ChannelstreamServer
 
 log = logging.getLogger(__name__)

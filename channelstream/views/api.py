@@ -22,7 +22,14 @@ from channelstream.schemas.messages import (
 )
 from channelstream.security import require_api_caller
 from channelstream.views.call_limits import check_channel_count, check_channels, check_messages
-from channelstream.views.helpers import fast_messages, json_body, json_view, load, state_of
+from channelstream.views.helpers import (
+    NO_BODY,
+    fast_messages,
+    json_body,
+    json_view,
+    load,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -170,7 +177,7 @@ class ServerApiViews:
     @json_view
     def info(self) -> dict[str, Any]:
         body = json_body(self.request, self.state, allow_empty=True)
-        if body is None:
+        if body is NO_BODY:
             info = default_info()
         else:
             check_channels(body, self.state.settings)

@@ -58,12 +58,17 @@ def is_admin(request: Request) -> bool:
     return security.is_admin(request, get_state().settings, checker)
 
 
+# What json_body answers for an empty body when one is allowed (JSON `null` is a body).
+NO_BODY: Any = object()
+
+
 def json_body(request: Request, state: State, *, allow_empty: bool = False) -> Any:
-    """The request's JSON body; 413 when too large, 400 when malformed or cut short."""
+    """The request's JSON body (``NO_BODY`` for an empty one, when allowed); 413 when too
+    large, 400 when malformed or cut short."""
     raw = raw_body(request, state.settings.max_body_size)
     if not raw.strip():
         if allow_empty:
-            return None
+            return NO_BODY
         raise BadRequest({"body": ["A JSON body is required."]})
     try:
         return jsonenc.loads(raw)
