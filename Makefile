@@ -1,21 +1,31 @@
 # The two commands of the README:
-#   make run    set up a virtualenv and serve development.ini (in-memory engine, no Redis)
+#   make run    set up a virtualenv with what serving needs and serve development.ini
 #   make test   set up everything the tests need and run lint, types and the whole suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup setup-test lint
+.PHONY: run test setup setup-run setup-test lint
 
-$(VENV)/.installed: setup.py clients/python/pyproject.toml
+$(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,dev]'
-	$(PY) -m pip install -q -e ./clients/python
+
+# What serving needs: channelstream and its install_requires, as `pip install channelstream`.
+$(VENV)/.installed-run: setup.py | $(PY)
+	$(PY) -m pip install -q -e .
 	touch $@
 
-setup: $(VENV)/.installed
+# Everything else the tests and the linters need (the Python client too: its tests run).
+$(VENV)/.installed-test: setup.py clients/python/pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test,dev]'
+	$(PY) -m pip install -q -e ./clients/python
+	touch $(VENV)/.installed-run $@
 
-run: setup
+setup-run: $(VENV)/.installed-run
+
+setup: $(VENV)/.installed-test
+
+run: setup-run
 	$(VENV)/bin/pserve development.ini
 
 setup-test: setup

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 here = Path(__file__).parent
 version = {}
@@ -15,8 +15,17 @@ setup(
     long_description=(here / "README.md").read_text() if (here / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     license="BSD-3-Clause",
+    license_files=["LICENSE"],
+    url="https://pypi.org/project/channelstream/",
+    classifiers=[
+        "Framework :: Pyramid",
+        "Programming Language :: Python :: 3",
+        "Topic :: Internet :: WWW/HTTP :: WSGI :: Server",
+    ],
     python_requires=">=3.10",
-    packages=find_packages(include=["channelstream", "channelstream.*"]),
+    # Namespace discovery lists channelstream/static/* too (data folders without an
+    # __init__.py): setuptools warns about every folder it finds but is not told about.
+    packages=find_namespace_packages(include=["channelstream", "channelstream.*"]),
     include_package_data=True,
     package_data={"channelstream": ["static/**/*", "static/*"]},
     zip_safe=False,
@@ -35,9 +44,13 @@ setup(
         # The admin's API explorer: OpenAPI from the marshmallow schemas, Swagger UI files.
         "apispec>=6.6,<7",
         "swagger-ui-bundle>=1.1,<2",
+        # The Redis engine (several nodes as one): part of every install.
+        "redis>=5.0,<9",
+        "hiredis>=2.0",
     ],
     extras_require={
-        "redis": ["redis>=5.0,<9", "hiredis>=2.0"],
+        # Kept so that `pip install channelstream[redis]` keeps working: Redis is included.
+        "redis": [],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",
@@ -45,8 +58,6 @@ setup(
             "websocket-client>=1.7",
             "webtest>=3.0",
             "playwright>=1.45",
-            "redis>=5.0,<9",
-            "hiredis>=2.0",
             "flask>=3.0",
             "hypothesis>=6.100",
             # The suite fuzzes the server from its own /openapi.json.

@@ -8,10 +8,9 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.router import Router
 
-from channelstream import state
+from channelstream import concurrency, startup, state
 from channelstream.engine import create_engine
 from channelstream.hub import Hub
-from channelstream.realtime.scheduling import CoalescingSchedule
 from channelstream.settings import Settings, parse_settings
 from channelstream.tasks import Tasks
 
@@ -19,9 +18,11 @@ log = logging.getLogger(__name__)
 
 
 def build_state(settings: Settings, *, start_tasks: bool = True) -> state.State:
-    hub = Hub(schedule=CoalescingSchedule())
+    runtime = concurrency.for_this_process()
+    hub = Hub(schedule=runtime.schedule())
+    hub.guard = runtime.guard  # for envelopes from an engine's own thread
     engine = create_engine(settings)
-    current = state.State(settings=settings, engine=engine, hub=hub)
+    current = state.State(settings=settings, engine=engine, hub=hub, runtime=runtime)
     engine.start(hub.deliver)
     if start_tasks:
         current.tasks = Tasks(current)
@@ -31,10 +32,15 @@ def build_state(settings: Settings, *, start_tasks: bool = True) -> state.State:
 
 def configure(config: Configurator) -> None:
     settings = parse_settings(config.get_settings())
-    logging.getLogger("channelstream").setLevel(settings.log_level.upper())
+    logging.getLogger("channelstream").setLevel(settings.log_level)
     registry = config.registry
     registry["channelstream.allow_cors"] = settings.allow_cors
-    registry["channelstream.signature_checker"] = config.maybe_dotted(settings.signature_checker)
+    registry["channelstream.signature_checker"] = startup.signature_checker(
+        config, settings.signature_checker
+    )
+    if settings.engine == "redis":
+        startup.require_redis(settings)
+    config.add_view_deriver(concurrency.serialised_view, name="channelstream_serialised")
     config.include("channelstream.views.errors")
     config.include("channelstream.cors")
     config.include("channelstream.routes")

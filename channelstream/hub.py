@@ -13,8 +13,9 @@ once for every member, so the cost per socket is paid per batch, not per message
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from channelstream.engine.base import Disconnected, Envelope, Subscribed, Unsubscribed
 from channelstream.model.connection import Position
@@ -70,11 +71,17 @@ class Hub:
         self.connections: dict[str, LocalConnection] = {}
         self._by_channel: dict[str, dict[str, LocalConnection]] = {}
         self._by_user: dict[str, dict[str, LocalConnection]] = {}
+        # Published messages handed to local connections, live or replayed: what 0.7.1's
+        # admin.json called total_messages (presence, state changes, edits and deletes are
+        # not counted, as there).
         self.deliveries = 0
         self._schedule = schedule
         # Channel events waiting for the next flush, in publish order per channel.
         self._pending: dict[str, list[Event]] = {}
         self._flush_scheduled = False
+        # Held by an engine's own thread around what it hands in (the Redis bus): a no-op
+        # under gevent, the state lock in a threaded host (channelstream.concurrency).
+        self.guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
 
     # -- attaching transports --------------------------------------------------------
     def attach(
@@ -187,7 +194,7 @@ class Hub:
             if known is None or known[0] != first.epoch or known[1] < first.offset:
                 last = events[-1]
                 local.positions[first.channel] = (last.epoch, last.offset)
-                self.deliveries += len(events)
+                self.deliveries += batch.messages
                 local.transport.send_batch(batch)
                 return
         chosen = []
@@ -200,9 +207,10 @@ class Hub:
             if event.reaches(local.username):
                 chosen.append(event)
         if chosen:
-            self.deliveries += len(chosen)
             whole = batch is not None and len(chosen) == len(events)
-            local.transport.send_batch(batch if whole and batch else EventBatch(chosen))
+            sent = batch if whole and batch else EventBatch(chosen)
+            self.deliveries += sent.messages
+            local.transport.send_batch(sent)
 
     def _subscribed(self, envelope: Subscribed) -> None:
         local = self.connections.get(envelope.conn_id)
@@ -224,5 +232,9 @@ class Hub:
                 self._drop(self._by_channel, channel, local.conn_id)
 
     # -- figures ---------------------------------------------------------------------
+    def count_replayed(self, events: list[Event]) -> None:
+        """Catch-up sent outside the hub still delivers messages: count them too."""
+        self.deliveries += sum(1 for event in events if event.is_message)
+
     def channel_listeners(self, channel: str) -> int:
         return len(self._by_channel.get(channel, ()))

@@ -195,7 +195,7 @@ def set_user_state(
         username, now=now, changes=changes, public_keys=public_keys, create=False
     )
     if found is None:
-        raise ValidationFailed({"user": ["User not found."]})
+        raise ValidationFailed({"user": ["Unknown user"]})  # 0.7.1's text
     user, changed = found
     public_changed = user.public_changes(changed)
     if changed:
@@ -226,7 +226,9 @@ def set_user_state(
 def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Publish validated messages in order, in one engine call (one Redis round trip for a
     list, or one per PUBLISH_SLICE events of a long one); answer them as 0.7 did, defaults
-    filled. Every message was validated before: none is refused half-way."""
+    filled. Every message was validated before: none is refused half-way. As in 0.7.1, a
+    message with neither a channel nor recipients is dropped, from the answer too."""
+    messages = [m for m in messages if m.get("channel") or m.get("pm_users")]
     items: list[tuple[Event, bool]] = []
     owners: list[dict[str, Any]] = []
     for message in in_turns(messages):

@@ -20,7 +20,8 @@ import logging
 import os
 import signal
 import socket
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 import gevent
 
@@ -97,6 +98,45 @@ def make_listener(host: str, port: int, backlog: int, reuse_port: bool) -> socke
     return listener
 
 
+def listen_address(listen: str, environ: Any, local_conf: dict[str, Any]) -> tuple[str, str]:
+    """Where to listen, and which setting says so: the environment (already in
+    ``channelstream.listen``), else ``[server:main]``'s host and port, else the ini's
+    ``channelstream.listen``."""
+    from channelstream.settings import environ_listen
+
+    if environ_listen(environ) is None and ("host" in local_conf or "port" in local_conf):
+        host, port = local_conf.get("host", "0.0.0.0"), local_conf.get("port", 8000)
+        return f"{host}:{port}", "[server:main] host and port"
+    return listen, "channelstream.listen"
+
+
+def refuse_to_start(message: str) -> NoReturn:
+    """One line on stderr, exit status 1. Not SystemExit: pserve catches that around the
+    runner and exits 0, saying "Exiting ... (-v to see traceback)"."""
+    sys.stdout.flush()
+    sys.stderr.write(f"channelstream: {message}\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def listen_or_exit(
+    listen: str, environ: Any, local_conf: dict[str, Any], backlog: int, reuse_port: bool
+) -> tuple[socket.socket, str, int]:
+    """The listening socket, or one line naming the address and the cause, and exit 1."""
+    from channelstream.errors import ConfigurationError
+    from channelstream.settings import parse_listen
+
+    address, source = listen_address(listen, environ, local_conf)
+    try:
+        host, port = parse_listen(address)
+    except ConfigurationError as exc:
+        refuse_to_start(f"{source}: {exc}")
+    try:
+        return make_listener(host, port, backlog, reuse_port), host, port
+    except OSError as exc:
+        refuse_to_start(f"cannot listen on {address} ({source}): {exc.strerror or exc}")
+
+
 def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any) -> None:
     """paste.server_runner: ``use = egg:channelstream#gevent`` in ``[server:main]``."""
     if hupper.is_active():
@@ -105,16 +145,13 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         monkey.patch_all()
         _rebind_pyramid_threadlocals()
     from channelstream.realtime.websocket import CLOSE_GOING_AWAY
-    from channelstream.settings import parse_listen
     from channelstream.state import get_state
 
     current = get_state()
     settings = current.settings
-    listen = os.environ.get("CHANNELSTREAM_LISTEN")
-    if listen is None and ("host" in local_conf or "port" in local_conf):
-        listen = f"{local_conf.get('host', '0.0.0.0')}:{local_conf.get('port', 8000)}"
-    host, port = parse_listen(listen or settings.listen)
-    listener = make_listener(host, port, settings.backlog, settings.reuse_port)
+    listener, host, port = listen_or_exit(
+        settings.listen, os.environ, local_conf, settings.backlog, settings.reuse_port
+    )
     tune_garbage_collector()
     limits = HttpLimits(
         header_timeout=settings.header_timeout,

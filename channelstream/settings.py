@@ -8,17 +8,31 @@ the environment variable ``CHANNELSTREAM_<NAME>`` so that a container needs no i
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import os
-from collections.abc import Callable, Mapping
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from channelstream.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
 
 PREFIX = "channelstream."
 ENV_PREFIX = "CHANNELSTREAM_"
 
 # Values that ship in development.ini and docs; production refuses to start with them.
 PLACEHOLDER_SECRETS = frozenset({"", "secret", "changeme", "admin_secret", "cookie_secret"})
+# Production refuses shorter secrets: 16 random characters are out of reach of guessing,
+# and make_config writes 43.
+MIN_SECRET_LENGTH = 16
+DEFAULT_SIGNATURE_CHECKER = "channelstream.security.check_signature"
+# 0.7.1's name for its (only) signature checker, as its make_config wrote it: the same
+# itsdangerous TimestampSigner check as ours.
+SIGNATURE_CHECKER_071 = "channelstream.utils.DefaultSigner"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
 
 
 def _bool(value: str) -> bool:
@@ -46,6 +60,62 @@ def _positive_int(value: str) -> int:
     if number <= 0:
         raise ValueError("must be greater than 0")
     return number
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level == "WARN":
+        level = "WARNING"
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return level
+
+
+def _signature_checker(value: str) -> str:
+    value = value.strip()
+    return DEFAULT_SIGNATURE_CHECKER if value == SIGNATURE_CHECKER_071 else value
+
+
+def _listen(value: str) -> str:
+    try:
+        parse_listen(value)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
+    return value.strip()
+
+
+def _database(text: str) -> None:
+    if not text.isdigit():
+        raise ValueError(f"the Redis database must be a number, got {text!r}")
+
+
+def _redis_url(value: str) -> str:
+    """Check the URL's shape here, so that a typo is one clear line at start (whether Redis
+    answers is checked when the Redis engine starts)."""
+    value = value.strip()
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme not in REDIS_SCHEMES:
+        raise ValueError(f"must start with one of {', '.join(s + '://' for s in REDIS_SCHEMES)}")
+    parts = urllib.parse.urlsplit(value)
+    try:
+        for host in parts.netloc.rpartition("@")[2].split(","):
+            _ = urllib.parse.urlsplit(f"//{host}").port  # raises on a port that is no number
+    except ValueError:
+        raise ValueError(f"the port must be a number in {value!r}") from None
+    for db in urllib.parse.parse_qs(parts.query).get("db", []):
+        _database(db)
+    path = [piece for piece in parts.path.split("/") if piece]
+    if scheme.endswith("+sentinel"):
+        if not path:
+            raise ValueError("a Sentinel URL names the service: .../service[/db]")
+        path = path[1:]
+    elif scheme == "unix":
+        path = []  # the socket's path
+    if len(path) > 1:
+        raise ValueError(f"the path names one Redis database, got {parts.path!r}")
+    if path:
+        _database(path[0])
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +175,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "signature_checker",
-        str,
-        "channelstream.security.check_signature",
+        _signature_checker,
+        DEFAULT_SIGNATURE_CHECKER,
         "Dotted name of the callable `(settings, signed_value) -> None` that checks a 0.7 "
         "signature.",
     ),
@@ -120,7 +190,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("engine", str, "memory", "`memory` (one node) or `redis` (several nodes)."),
     Setting(
         "redis_url",
-        str,
+        _redis_url,
         "redis://127.0.0.1:6379/0",
         "Redis URL for the redis engine: `redis://`, `rediss://`, `unix://`, or "
         "`redis+sentinel://host:26379[,host:port...]/service[/db]` for Sentinel.",
@@ -243,7 +313,9 @@ SETTINGS: tuple[Setting, ...] = (
         "4194304",
         "Bytes that may wait for one slow WebSocket before it is closed with 4008.",
     ),
-    Setting("listen", str, "0.0.0.0:8000", "Address the server runner listens on (`host:port`)."),
+    Setting(
+        "listen", _listen, "0.0.0.0:8000", "Address the server runner listens on (`host:port`)."
+    ),
     Setting("backlog", _positive_int, "2048", "Listen backlog of the server socket."),
     Setting(
         "reuse_port",
@@ -252,7 +324,10 @@ SETTINGS: tuple[Setting, ...] = (
         "Set SO_REUSEPORT so several worker processes can listen on one port.",
     ),
     Setting(
-        "log_level", str, "INFO", "Level of the `channelstream` loggers (DEBUG, INFO, WARNING...)."
+        "log_level",
+        _log_level,
+        "INFO",
+        "Level of the `channelstream` loggers (DEBUG, INFO, WARNING, ERROR, CRITICAL).",
     ),
 )
 
@@ -314,10 +389,31 @@ class Settings:
         return values
 
 
+# Environment names that are not settings but are read: the `channelstream` command's ini
+# file, and 0.7.1's names for the listen address (CHANNELSTREAM_LISTEN wins over them).
+OTHER_ENVIRONMENT_NAMES = frozenset({"INI", "HOST", "PORT"})
+
+
+def environ_listen(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The listen address the environment sets, and which variables set it: 0.7.1's
+    CHANNELSTREAM_HOST and CHANNELSTREAM_PORT (0.0.0.0 and 8000 when one is missing, as
+    0.7.1 defaulted them), unless CHANNELSTREAM_LISTEN names it whole."""
+    if ENV_PREFIX + "LISTEN" in environ:
+        return environ[ENV_PREFIX + "LISTEN"], ENV_PREFIX + "LISTEN"
+    host, port = environ.get(ENV_PREFIX + "HOST"), environ.get(ENV_PREFIX + "PORT")
+    if host is None and port is None:
+        return None
+    host = host or "0.0.0.0"
+    text = f"[{host}]:{port or 8000}" if ":" in host else f"{host}:{port or 8000}"
+    return text, f"{ENV_PREFIX}HOST/{ENV_PREFIX}PORT"
+
+
 def raw_value(
     name: str, ini: Mapping[str, Any], environ: Mapping[str, str]
 ) -> tuple[str, str] | None:
     """The configured text of a setting and where it came from, or None if unset."""
+    if name == "listen" and (found := environ_listen(environ)) is not None:
+        return found
     env_name = ENV_PREFIX + name.upper()
     if env_name in environ:
         return environ[env_name], env_name
@@ -328,8 +424,17 @@ def raw_value(
 
 
 def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
-    """Parse ``channelstream.*`` keys (and their environment overrides) into Settings."""
+    """Parse ``channelstream.*`` keys (and their environment overrides) into Settings.
+
+    A ``channelstream.`` key that is no setting is refused (a misspelt setting would
+    otherwise be ignored in silence, and the default used); an unknown ``CHANNELSTREAM_``
+    variable is only warned about, since the environment is shared with other programs."""
     environ = os.environ if environ is None else environ
+    unknown = unknown_keys(ini)
+    if unknown:
+        raise ConfigurationError("; ".join(unknown))
+    for warning in unknown_variables(environ):
+        log.warning("%s", warning)
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         found = raw_value(setting.name, ini, environ)
@@ -343,24 +448,77 @@ def parse_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = N
     return settings
 
 
+def _nearest(name: str, names: Iterable[str], prefix: str) -> str:
+    """ " (did you mean X?)" for the closest of `names`, compared without their prefix."""
+    bare = {known.removeprefix(prefix): known for known in names}
+    close = difflib.get_close_matches(name.removeprefix(prefix), list(bare), n=1, cutoff=0.6)
+    return f" (did you mean {bare[close[0]]}?)" if close else ""
+
+
+def unknown_keys(ini: Mapping[str, Any]) -> list[str]:
+    """A sentence for each ``channelstream.*`` key of the ini that is no setting."""
+    known = {PREFIX + setting.name for setting in SETTINGS}
+    return [
+        f"{key} is not a setting{_nearest(key, known, PREFIX)}"
+        for key in sorted(ini)
+        if key.startswith(PREFIX) and key not in known
+    ]
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A sentence for each ``CHANNELSTREAM_*`` variable that no setting reads."""
+    from channelstream.legacy import IGNORED_071_SETTINGS
+
+    settings = {ENV_PREFIX + setting.name.upper() for setting in SETTINGS}
+    read = settings | {ENV_PREFIX + name for name in OTHER_ENVIRONMENT_NAMES}
+    ignored = {ENV_PREFIX + name.upper(): facts for name, facts in IGNORED_071_SETTINGS.items()}
+    found = []
+    for variable in sorted(environ):
+        if not variable.startswith(ENV_PREFIX) or variable in read:
+            continue
+        if variable in ignored:
+            why, harmless = ignored[variable]
+            if environ[variable].strip().lower() not in harmless:
+                found.append(f"{variable} (a 0.7.1 setting) is ignored: {why}")
+        else:
+            hint = _nearest(variable, settings, ENV_PREFIX)
+            found.append(f"{variable} is ignored: no such setting{hint}")
+    return found
+
+
 def _check(settings: Settings) -> None:
     if settings.environment not in ("production", "development"):
         raise ConfigurationError("channelstream.environment must be production or development")
     if settings.engine not in ("memory", "redis"):
         raise ConfigurationError("channelstream.engine must be memory or redis")
     if settings.environment == "production":
+        problems = []
         for name in SECRET_NAMES:
+            # `secret` holds every API key (rotation): each one must be real.
             values = (settings.secrets or ("",)) if name == "secret" else (getattr(settings, name),)
             if any(value in PLACEHOLDER_SECRETS for value in values):
-                raise ConfigurationError(
-                    f"channelstream.{name} is a placeholder; set a real secret in the ini or "
-                    f"in {ENV_PREFIX}{name.upper()} (channelstream_utils make_config makes one)"
+                problems.append(f"channelstream.{name} is a placeholder")
+            elif any(len(value) < MIN_SECRET_LENGTH for value in values):
+                problems.append(
+                    f"channelstream.{name} is shorter than {MIN_SECRET_LENGTH} characters"
                 )
-    parse_listen(settings.listen)
+        if problems:
+            variables = ", ".join(
+                ENV_PREFIX + name.upper()
+                for name in SECRET_NAMES
+                if any(f"channelstream.{name} " in problem for problem in problems)
+            )
+            raise ConfigurationError(
+                f"{'; '.join(problems)}: production needs real secrets, in the ini or in "
+                f"{variables} (channelstream_utils make_config writes fresh ones)"
+            )
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigurationError(f"listen address must be host:port, got {listen!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    host, sep, port = listen.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(f"listen address must be host:port (port 1-65535), got {listen!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    if any(char.isspace() or char in "/@" for char in host):
+        raise ConfigurationError(f"listen address has a bad host: {listen!r}")
+    return host, int(port)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from channelstream.concurrency import Runtime
     from channelstream.engine.base import Engine
     from channelstream.hub import Hub
     from channelstream.settings import Settings
@@ -30,6 +31,14 @@ class State:
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
     tasks: Tasks | None = None
     started_at: float = dataclasses.field(default_factory=time.time)
+    # Greenlets or threads (channelstream.concurrency); tests that build a state get greenlets.
+    runtime: Runtime = dataclasses.field(default_factory=lambda: _cooperative())
+
+
+def _cooperative() -> Runtime:
+    from channelstream.concurrency import Cooperative
+
+    return Cooperative()
 
 
 _current: State | None = None

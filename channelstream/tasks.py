@@ -1,7 +1,8 @@
 """Background work with an explicit start and stop: garbage collection and heartbeats.
 
-Each loop is one greenlet for the whole process (not one per connection); a failing pass is
-logged with its traceback and the loop goes on.
+Each loop is one greenlet (or, in a threaded host, one thread) for the whole process, not one
+per connection (channelstream.concurrency); a failing pass is logged with its traceback and
+the loop goes on.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import gevent
-
 from channelstream import operations
 
 if TYPE_CHECKING:
+    from channelstream.concurrency import Job
     from channelstream.state import State
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class Tasks:
     def __init__(self, state: State) -> None:
         self.state = state
-        self._greenlets: list[gevent.Greenlet] = []
+        self._jobs: list[Job] = []
 
     def start(self) -> None:
         settings = self.state.settings
@@ -32,19 +32,12 @@ class Tasks:
         self._every(settings.heartbeat_interval, self.heartbeat)
 
     def stop(self) -> None:
-        gevent.killall(self._greenlets)
-        self._greenlets.clear()
+        for job in self._jobs:
+            job.stop()
+        self._jobs.clear()
 
     def _every(self, interval: float, job: Callable[[], object]) -> None:
-        def loop() -> None:
-            while True:
-                gevent.sleep(interval)
-                try:
-                    job()
-                except Exception:
-                    log.exception("background task %s failed", job.__name__)
-
-        self._greenlets.append(gevent.spawn(loop))
+        self._jobs.append(self.state.runtime.every(interval, job))
 
     # -- the jobs --------------------------------------------------------------------
     def collect_connections(self) -> int:

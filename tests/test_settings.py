@@ -62,12 +62,16 @@ def test_secret_holds_several_keys_each_checked_in_production() -> None:
         f"channelstream.{key}": "a-real-secret-value"
         for key in ("secret", "admin_secret", "cookie_secret")
     }
-    settings = parse_settings({**good, "channelstream.secret": " new-key\told-key  "}, environ={})
-    assert settings.secrets == ("new-key", "old-key")
+    new, old = "the-new-key-0123456789", "the-old-key-0123456789"
+    settings = parse_settings({**good, "channelstream.secret": f" {new}\t{old}  "}, environ={})
+    assert settings.secrets == (new, old)
     assert settings.legacy_signatures is True
-    for value in ("new-key changeme", "   "):
+    for value in (f"{new} changeme", "   "):
         with pytest.raises(ConfigurationError, match=r"channelstream\.secret is a placeholder"):
             parse_settings({**good, "channelstream.secret": value}, environ={})
+    # Each key must be long enough, the old ones too.
+    with pytest.raises(ConfigurationError, match=r"channelstream\.secret is shorter than 16"):
+        parse_settings({**good, "channelstream.secret": f"{new} short-old"}, environ={})
 
 
 def test_every_setting_is_a_field_and_back() -> None:
@@ -102,3 +106,126 @@ def test_production_ini_is_complete() -> None:
         "signature_max_age",
         "reuse_port",
     }
+
+
+GOOD_SECRETS = {
+    f"channelstream.{key}": "a-real-secret-value"
+    for key in ("secret", "admin_secret", "cookie_secret")
+}
+
+
+def test_every_placeholder_and_short_secret_is_named_at_once() -> None:
+    ini = {
+        "channelstream.secret": "changeme",
+        "channelstream.admin_secret": "short",
+        "channelstream.cookie_secret": "",
+    }
+    with pytest.raises(ConfigurationError) as raised:
+        parse_settings(ini, environ={})
+    assert str(raised.value).startswith(
+        "channelstream.secret is a placeholder; channelstream.admin_secret is shorter than 16 "
+        "characters; channelstream.cookie_secret is a placeholder: "
+    )
+    # Development takes anything.
+    assert parse_settings({**ini, **DEV}, environ={}).admin_secret == "short"
+
+
+@pytest.mark.parametrize(
+    ("text", "level"), [("debug", "DEBUG"), (" Warning ", "WARNING"), ("warn", "WARNING")]
+)
+def test_log_levels(text: str, level: str) -> None:
+    assert parse_settings({**DEV, "channelstream.log_level": text}, environ={}).log_level == level
+
+
+def test_a_bad_log_level_names_the_levels() -> None:
+    with pytest.raises(ConfigurationError, match=r"channelstream.log_level: must be one of DEBUG"):
+        parse_settings({**DEV, "channelstream.log_level": "loud"}, environ={})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "redis://:pass@host",
+        "rediss://user:pass@host:6380/15",
+        "unix:///run/redis.sock?db=2",
+        "redis+sentinel://s1:26379,s2/mymaster/3",
+        "rediss+sentinel://s1/mymaster",
+    ],
+)
+def test_redis_urls_that_are_accepted(url: str) -> None:
+    assert parse_settings({**DEV, "channelstream.redis_url": url}, environ={}).redis_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("http://host:6379", "must start with one of redis://"),
+        ("127.0.0.1:6379", "must start with one of"),
+        ("redis://host:port/0", "the port must be a number"),
+        ("redis://host/zero", "the Redis database must be a number, got 'zero'"),
+        ("redis://host/0/1", "the path names one Redis database"),
+        ("unix:///run/redis.sock?db=x", "must be a number, got 'x'"),
+        ("redis+sentinel://s1:26379", "names the service"),
+        ("redis+sentinel://s1/svc/db", "must be a number, got 'db'"),
+    ],
+)
+def test_malformed_redis_urls(url: str, complaint: str) -> None:
+    with pytest.raises(ConfigurationError, match="CHANNELSTREAM_REDIS_URL: ") as raised:
+        parse_settings(DEV, environ={"CHANNELSTREAM_REDIS_URL": url})
+    assert complaint in str(raised.value)
+
+
+@pytest.mark.parametrize("listen", ["host", "host:0", "host:65536", ":x", "a b:80", "u@h:80"])
+def test_bad_listen_addresses(listen: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"channelstream\.listen: listen address"):
+        parse_settings({**DEV, "channelstream.listen": listen}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("environ", "listen"),
+    [
+        ({"CHANNELSTREAM_PORT": "9000"}, "0.0.0.0:9000"),
+        ({"CHANNELSTREAM_HOST": "127.0.0.1"}, "127.0.0.1:8000"),
+        ({"CHANNELSTREAM_HOST": "::1", "CHANNELSTREAM_PORT": "9"}, "[::1]:9"),
+        (
+            {"CHANNELSTREAM_LISTEN": "10.0.0.1:1", "CHANNELSTREAM_PORT": "9"},
+            "10.0.0.1:1",
+        ),
+    ],
+)
+def test_071s_host_and_port_variables(environ: dict[str, str], listen: str) -> None:
+    ini = {**DEV, "channelstream.listen": "127.0.0.1:7"}
+    assert parse_settings(ini, environ=environ).listen == listen
+
+
+def test_071s_signature_checker_is_ours() -> None:
+    ini = {**DEV, "channelstream.signature_checker": "channelstream.utils.DefaultSigner"}
+    checker = parse_settings(ini, environ={}).signature_checker
+    assert checker == "channelstream.security.check_signature"
+
+
+def test_unknown_ini_keys_are_refused_with_the_nearest_name() -> None:
+    ini = {**DEV, "channelstream.gc_con_after": "5", "channelstream.zzz": "1", "other.key": "x"}
+    with pytest.raises(ConfigurationError) as raised:
+        parse_settings(ini, environ={})
+    assert str(raised.value) == (
+        "channelstream.gc_con_after is not a setting (did you mean channelstream.gc_conns_after?)"
+        "; channelstream.zzz is not a setting"
+    )
+
+
+def test_unknown_variables_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    environ = {
+        "CHANNELSTREAM_SECRT": "x",
+        "CHANNELSTREAM_INI": "a.ini",
+        "CHANNELSTREAM_DEBUG": "true",
+        "CHANNELSTREAM_VALIDATE_REQUESTS": "true",
+        "OTHER": "y",
+    }
+    with caplog.at_level("WARNING", logger="channelstream.settings"):
+        parse_settings(DEV, environ=environ)
+    assert [record.getMessage() for record in caplog.records] == [
+        "CHANNELSTREAM_DEBUG (a 0.7.1 setting) is ignored: 0.7.1 did nothing with it",
+        "CHANNELSTREAM_SECRT is ignored: no such setting (did you mean CHANNELSTREAM_SECRET?)",
+    ]

@@ -265,7 +265,7 @@ class MemoryEngine(Engine):
         return {
             "uuid": channel.uuid,
             "name": channel.name,
-            "long_name": channel.name,
+            "long_name": None,  # 0.7.1 never set it
             "settings": channel.config.as_dict(),
             "history": [dict(item) for item in channel.history] if include_history else [],
             "last_active": jsonenc.utc_now_iso(channel.last_active),

@@ -74,6 +74,7 @@ that every reconnection is seen and followed by a re-sync.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -297,6 +298,7 @@ class RedisEngine(Engine):
             )
         }
         self._deliver: Deliver | None = None
+        self._guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         self._resync: Callable[[], None] | None = None
         self._on_subscribed: Callable[[Subscribed], None] | None = None
         self._listened: Callable[[str], int] | None = None
@@ -325,6 +327,9 @@ class RedisEngine(Engine):
         from channelstream.engine import redis_resync
 
         hub = getattr(deliver, "__self__", None)
+        # The bus thread hands envelopes in under the hub's guard (the state lock in a
+        # threaded host, nothing under gevent: channelstream.concurrency).
+        self._guard = getattr(hub, "guard", None) or contextlib.nullcontext()
         if hub is not None and redis_resync.is_hub(hub):
             self._resync = lambda: redis_resync.resync_hub(hub, self, deliver)
             self._on_subscribed = lambda envelope: redis_resync.after_subscribed(
@@ -435,7 +440,8 @@ class RedisEngine(Engine):
                 first = False
                 delay = BACKOFF_FIRST
                 if self._resync is not None:
-                    self._resync()
+                    with self._guard:
+                        self._resync()
                 self._ready.set()
                 while not self._stopping.is_set() and self._hold.is_set():
                     message = pubsub.get_message(timeout=LISTEN_TICK)
@@ -491,9 +497,10 @@ class RedisEngine(Engine):
             log.exception("undecodable envelope on the redis bus")
             return
         try:
-            deliver(envelope)
-            if isinstance(envelope, Subscribed) and self._on_subscribed is not None:
-                self._on_subscribed(envelope)
+            with self._guard:
+                deliver(envelope)
+                if isinstance(envelope, Subscribed) and self._on_subscribed is not None:
+                    self._on_subscribed(envelope)
         except RedisErrors:
             raise
         except Exception:
@@ -773,7 +780,7 @@ class RedisEngine(Engine):
         return {
             "uuid": _text(record[b"uuid"]),
             "name": name,
-            "long_name": name,
+            "long_name": None,  # 0.7.1 never set it
             "settings": jsonenc.loads(record[b"cfg"]),
             "history": [jsonenc.loads(item) for item in history] if include_history else [],
             "last_active": jsonenc.utc_now_iso(float(last_active or record[b"created"])),

@@ -62,6 +62,11 @@ class Event:
         return str(self.payload.get("type"))
 
     @property
+    def is_message(self) -> bool:
+        """A published message (not presence, a state change, an edit or a delete)."""
+        return self.payload.get("type") == "message"
+
+    @property
     def uuid(self) -> str | None:
         return self.payload.get("uuid")
 
@@ -109,14 +114,17 @@ class EventBatch:
     that gets all of them shares the batch, and with it one encoded frame.
     """
 
-    __slots__ = ("events", "plain", "ws_frame")
+    __slots__ = ("events", "messages", "plain", "ws_frame")
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events
         # No delivery rules in the batch: every member of the channel gets every event.
         if len(events) == 1:
-            self.plain = not events[0].pm_users and not events[0].exclude_users
+            first = events[0]
+            self.plain = not first.pm_users and not first.exclude_users
+            self.messages = 1 if first.is_message else 0
         else:
             self.plain = all(not e.pm_users and not e.exclude_users for e in events)
+            self.messages = sum(1 for e in events if e.is_message)
         # Filled by realtime.frames on first use.
         self.ws_frame: bytes | None = None

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 StateValue = str | int | float | bool | None
+
+# Names the users' uuids (uuid5 of the user name in this namespace): every node and every
+# restart gives a user the same uuid, with nothing to store or keep in step.
+USER_UUID_NAMESPACE = uuid.UUID("71d49474-4211-40d9-8fc5-ad8108883ba1")
 
 
 @dataclasses.dataclass(slots=True)
@@ -15,6 +20,12 @@ class User:
     state: dict[str, StateValue] = dataclasses.field(default_factory=dict)
     public_keys: list[str] = dataclasses.field(default_factory=list)
     last_active: float = 0.0
+
+    @property
+    def uuid(self) -> str:
+        """The user's own uuid, as 0.7.1's admin.json listed it; stable while the user is
+        known (and beyond: it depends on the name alone)."""
+        return str(uuid.uuid5(USER_UUID_NAMESPACE, self.username))
 
     @property
     def public_state(self) -> dict[str, StateValue]:

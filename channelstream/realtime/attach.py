@@ -87,6 +87,7 @@ def attach(
                         }
                     )
                 )
+            state.hub.count_replayed(events)
             for index, event in enumerate(events):
                 if index == 0 and replay.gap and key not in asked:
                     bodies.append(jsonenc.dumps({**event.payload, "catchup": True, "gap": True}))
@@ -101,7 +102,21 @@ def attach(
     return local
 
 
-def detach(state: State, local: LocalConnection) -> None:
+def detach(state: State, local: LocalConnection, *, socket_closed: bool = False) -> None:
+    """Stop routing to the transport and keep what it was sent.
+
+    A long-poll ends after every answer, so its connection stays until it is idle for
+    ``gc_conns_after``. A WebSocket that closed leaves its connection to collection at once,
+    as 0.7.1 did (it dated the last activity far back), so the other users see "parted"
+    within a second or two, not 15 s. Its last activity is dated so that the first pass at
+    least one ``gc_conns_interval`` after the close collects it: a client that reattaches
+    the same conn_id sooner (the JS client reconnects after 125-250 ms) always finds its
+    connection, since attaching is activity. A socket replaced by a newer one for the same
+    connection leaves it alone."""
     positions = state.hub.detach(local)
     state.engine.save_positions(local.conn_id, positions)
-    state.engine.touch_connection(local.conn_id, state.clock())
+    now = state.clock()
+    if socket_closed and local.conn_id not in state.hub.connections:
+        settings = state.settings
+        now -= settings.gc_conns_after - settings.gc_conns_interval
+    state.engine.touch_connection(local.conn_id, now)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import gevent
-from gevent.event import Event as Signal
+from typing import TYPE_CHECKING
 
 from channelstream.model.event import EventBatch
+
+if TYPE_CHECKING:
+    from channelstream.concurrency import Signal
 
 # Seconds a held poll keeps gathering after its first event. 0.7.1 waited until 0.25 s
 # passed without a new event, so a steady trickle held answers for seconds.
@@ -22,9 +24,11 @@ FULL = 200
 class LongPollTransport:
     __slots__ = ("_ready", "bodies", "closed")
 
-    def __init__(self) -> None:
+    def __init__(self, ready: Signal) -> None:
         self.bodies: list[bytes] = []
-        self._ready = Signal()
+        # Set when there is something to answer: a gevent event, or in a threaded host a
+        # condition that another thread sets (channelstream.concurrency).
+        self._ready = ready
         self.closed = False
 
     def send_batch(self, batch: EventBatch) -> None:
@@ -53,5 +57,5 @@ class LongPollTransport:
         if not self.bodies and not self._ready.wait(timeout):
             return self.bodies
         if len(self.bodies) < FULL and not self.closed:
-            gevent.sleep(gather)
+            self._ready.pause(gather)
         return self.bodies

@@ -30,7 +30,8 @@ class StateValue(fields.Field):
     ) -> Any:
         if isinstance(value, (str, int, float, bool)):
             return value
-        raise ValidationError("Must be a string, number, boolean or null.")
+        # 0.7.1's text (null is allowed too, as it was).
+        raise ValidationError("Value is not type of string, integer, boolean or float.")
 
 
 class Boolean(fields.Boolean):

@@ -54,7 +54,9 @@ class DeliveredMessageSchema(BaseSchema):
 class ChannelInfoSchema(BaseSchema):
     uuid = fields.String(required=True, metadata={"format": "uuid"})
     name = fields.String(required=True)
-    long_name = fields.String()
+    long_name = fields.String(
+        allow_none=True, metadata={"description": "Always null, as in 0.7.1."}
+    )
     settings = fields.Nested(ChannelSettingsSchema, required=True)
     history = fields.List(
         fields.Nested(DeliveredMessageSchema),
@@ -149,6 +151,9 @@ class DeletedMessageSchema(BaseSchema):
 
 
 class AdminUserSchema(UserInfoSchema):
+    uuid = fields.String(
+        metadata={"format": "uuid", "description": "The user's own uuid, stable while known."}
+    )
     connections = fields.List(fields.String(metadata={"format": "uuid"}))
 
 
@@ -157,7 +162,12 @@ class AdminSummarySchema(BaseSchema):
     unique_user_count = fields.Integer(metadata={"description": "Users with a connection."})
     total_connections = fields.Integer()
     total_channels = fields.Integer()
-    total_messages = fields.Integer(metadata={"description": "Deliveries to connections."})
+    total_messages = fields.Integer(
+        metadata={
+            "description": "Deliveries of published messages to connections, as 0.7.1 "
+            "counted them (presence, state changes, edits and deletes are not counted)."
+        }
+    )
     total_unique_messages = fields.Integer(metadata={"description": "Messages published."})
     channels = fields.Dict(keys=fields.String(), values=fields.Nested(ChannelInfoSchema))
     users = fields.List(fields.Nested(AdminUserSchema))

@@ -167,6 +167,7 @@ def admin_summary(state: Any) -> dict[str, Any]:
             {
                 "user": user.username,
                 "state": user.public_state,
+                "uuid": user.uuid,
                 "connections": sorted(by_user[user.username]),
             }
             for user in users

@@ -23,7 +23,9 @@ from channelstream.schemas.messages import (
 from channelstream.security import require_api_caller
 from channelstream.views.call_limits import check_channel_count, check_channels, check_messages
 from channelstream.views.helpers import (
+    INVALID_INPUT_TYPE,
     NO_BODY,
+    UNKNOWN_CONNECTION,
     fast_messages,
     json_body,
     json_view,
@@ -84,13 +86,14 @@ class ServerApiViews:
 
     def _subscription_body(self) -> tuple[dict[str, Any], Connection]:
         body = json_body(self.request, self.state)
-        if isinstance(body, dict) and "conn_id" not in body and "conn_id" in self.request.GET:
-            body["conn_id"] = self.request.GET["conn_id"]
+        if isinstance(body, dict) and "conn_id" not in body:
+            # As 0.7.1: the query string's conn_id, else null ("Field may not be null.").
+            body["conn_id"] = self.request.GET.get("conn_id")
         check_channels(body, self.state.settings)
         data = load(SubscribeSchema, body)
         conn = self.state.engine.get_connection(data["conn_id"])
         if conn is None:
-            raise ValidationFailed({"conn_id": ["Unknown connection."]})
+            raise ValidationFailed(UNKNOWN_CONNECTION)
         return data, conn
 
     @json_view
@@ -155,7 +158,7 @@ class ServerApiViews:
     def channel_config(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
         if not isinstance(body, dict):
-            raise ValidationFailed({"_schema": ["Expected an object of channel configs."]})
+            raise ValidationFailed(INVALID_INPUT_TYPE)
         check_channel_count(body, self.state.settings)
         configs = {}
         errors = {}

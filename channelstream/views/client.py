@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pyramid.response import Response
 
 from channelstream import operations
-from channelstream.errors import BadRequest, NotFound, RequestError
+from channelstream.errors import BadRequest, RequestError, ValidationFailed
 from channelstream.realtime import attach as attaching
 from channelstream.realtime.frames import json_array
 from channelstream.realtime.longpoll import LongPollTransport
@@ -24,7 +24,7 @@ from channelstream.realtime.websocket import (
 )
 from channelstream.schemas.connections import DisconnectSchema
 from channelstream.views.errors import json_response
-from channelstream.views.helpers import json_body, json_view, load, state_of
+from channelstream.views.helpers import UNKNOWN_CONNECTION, json_body, json_view, load, state_of
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -34,14 +34,15 @@ log = logging.getLogger(__name__)
 JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,127}$")
 
 
-def _conn_id(request: Request) -> str:
+def _conn_id(request: Request, refusal: type[RequestError] = BadRequest) -> str:
+    """The query's conn_id; a missing or malformed one is refused with `refusal`."""
     value = request.GET.get("conn_id")
     if not value:
-        raise BadRequest({"conn_id": ["Missing data for required field."]})
+        raise refusal({"conn_id": ["Missing data for required field."]})
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise BadRequest({"conn_id": ["Not a valid UUID."]}) from None
+        raise refusal({"conn_id": ["Not a valid UUID."]}) from None
 
 
 class ClientViews:
@@ -92,15 +93,16 @@ class ClientViews:
         return Response(status=101)
 
     def listen(self) -> Response:
-        conn_id = _conn_id(self.request)
+        # 0.7.1: 422 for a malformed conn_id, 401 for an unknown one.
+        conn_id = _conn_id(self.request, ValidationFailed)
         resume = attaching.parse_resume(self.request.GET.get("resume"))
         callback = self.request.GET.get("callback")
         if callback is not None and not JSONP_CALLBACK.match(callback):
             raise BadRequest({"callback": ["Not a valid JavaScript name."]})
-        transport = LongPollTransport()
+        transport = LongPollTransport(self.state.runtime.signal())
         local = attaching.attach(self.state, conn_id, transport, resume)
         if local is None:
-            raise NotFound({"conn_id": ["Unknown connection."]})
+            raise RequestError.with_status(401, UNKNOWN_CONNECTION)
         try:
             bodies = transport.wait(self.state.settings.longpoll_timeout)
         finally:
@@ -116,12 +118,16 @@ class ClientViews:
 
     @json_view
     def disconnect(self) -> bool:
+        # As 0.7.1: the conn_id of the body or the query, validated by the schema, so that a
+        # missing one reads "Field may not be null." and a malformed one "Not a valid UUID."
+        # (422); a well-formed but unknown one answers false.
         if self.request.method == "POST":
-            data = load(DisconnectSchema, json_body(self.request, self.state))
-            conn_id = data["conn_id"]
+            body = json_body(self.request, self.state)
+            payload = {"conn_id": body.get("conn_id")} if isinstance(body, dict) else body
         else:
-            conn_id = _conn_id(self.request)
-        return operations.disconnect(self.state, conn_id)
+            payload = {"conn_id": self.request.GET.get("conn_id")}
+        data = load(DisconnectSchema, payload)
+        return operations.disconnect(self.state, data["conn_id"])
 
     def health(self) -> Response:
         health = self.state.engine.health()
@@ -147,7 +153,7 @@ def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Res
         session.close(CLOSE_NORMAL, "unknown connection")
         session.start(on_end=_nothing)
         return
-    session.start(on_end=lambda: attaching.detach(state, local))
+    session.start(on_end=lambda: attaching.detach(state, local, socket_closed=True))
 
 
 def _nothing() -> None:

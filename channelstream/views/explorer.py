@@ -567,7 +567,10 @@ def openapi_document(request: Request) -> dict[str, Any]:
             raise RequestError.with_status(
                 503, {"request": "The OpenAPI document needs apispec: pip install apispec"}
             ) from None
-    return {**document, "servers": [{"url": request.application_url or "/"}]}
+    # The document's own URL minus its name: the application's URL plus any route prefix
+    # the add-on is mounted under, so Swagger UI's "Try it out" calls the real routes.
+    base = request.route_url("channelstream.openapi").rpartition("/")[0]
+    return {**document, "servers": [{"url": base or "/"}]}
 
 
 # -- views ------------------------------------------------------------------------------

@@ -58,13 +58,14 @@ def is_admin(request: Request) -> bool:
     return security.is_admin(request, get_state().settings, checker)
 
 
-# What json_body answers for an empty body when one is allowed (JSON `null` is a body).
-NO_BODY: Any = object()
+# What `json_body(..., allow_empty=True)` answers for a request without a body: not None,
+# which is what a JSON `null` body decodes to (and a wrong type, refused like any other).
+NO_BODY = object()
 
 
 def json_body(request: Request, state: State, *, allow_empty: bool = False) -> Any:
-    """The request's JSON body (``NO_BODY`` for an empty one, when allowed); 413 when too
-    large, 400 when malformed or cut short."""
+    """The request's JSON body; 413 when too large, 400 when malformed or cut short;
+    NO_BODY when empty and `allow_empty`."""
     raw = raw_body(request, state.settings.max_body_size)
     if not raw.strip():
         if allow_empty:
@@ -75,6 +76,12 @@ def json_body(request: Request, state: State, *, allow_empty: bool = False) -> A
     except ValueError:
         raise BadRequest({"body": ["Malformed JSON."]}) from None
 
+
+# 0.7.1's answer (marshmallow's) to a body of the wrong JSON type: a list where an object is
+# expected, an object where a list is, a string, a number or null.
+INVALID_INPUT_TYPE = {"_schema": ["Invalid input type."]}
+# 0.7.1's answer to a well-formed conn_id that names no connection (no trailing period).
+UNKNOWN_CONNECTION = {"conn_id": ["Unknown connection"]}
 
 # Schemas are stateless once built and building one deep-copies its fields (about 150 us
 # per request): one instance per schema class serves every request.
@@ -100,11 +107,9 @@ def load(schema: type[Schema] | Schema, data: Any, *, many: bool = False) -> Any
     """Validate with marshmallow; 422 with {field: [messages]} (list items keyed "0", "1"...).
     A list is refused whole when any item is wrong."""
     schema = schema_instance(schema)
-    if many and not isinstance(data, list):
-        raise ValidationFailed({"_schema": ["Expected a list of objects."]})
-    if not many and not isinstance(data, dict):
-        raise ValidationFailed({"_schema": ["Expected a JSON object."]})
-    if many and len(data) > LOAD_SLICE:
+    if not isinstance(data, list if many else dict):
+        raise ValidationFailed(INVALID_INPUT_TYPE)
+    if isinstance(data, list) and len(data) > LOAD_SLICE:
         return _load_in_slices(schema, data)
     try:
         return schema.load(data, many=many)

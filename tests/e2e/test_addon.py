@@ -146,6 +146,13 @@ def test_importing_channelstream_imports_neither_pyramid_nor_gevent(module: str)
     assert result.stdout.strip() == "False"
 
 
+def test_openapi_names_the_prefixed_server_url(host: ServerProcess) -> None:
+    """Swagger UI's "Try it out" calls servers[0].url + path: the prefix must be in it."""
+    document = host.call("GET", PREFIX + "/openapi.json").json()
+    assert document["servers"] == [{"url": host.url + PREFIX}]
+    assert "/connect" in document["paths"]
+
+
 def test_request_bound_signatures_cover_the_prefix(host: ServerProcess) -> None:
     """Under a route prefix the signed path is the one the server sees: prefix included."""
 

@@ -5,6 +5,7 @@ ini with fresh secrets that starts in production mode; `channelstream FILE` serv
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import subprocess
 import sys
@@ -191,3 +192,60 @@ def test_pserve_reload_keeps_thread_locals_per_request(tmp_path: Path) -> None:
         with ThreadPoolExecutor(max_workers=10) as pool:
             same = list(pool.map(whoami, [f"t{number}" for number in range(10)]))
         assert all(same), f"{same.count(False)} of 10 requests saw another request"
+
+
+def test_make_config_writes_a_file_only_its_owner_can_read(tmp_path: Path) -> None:
+    target = tmp_path / "private.ini"
+    assert make_config(target).returncode == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+    target.chmod(0o644)
+    assert make_config(target, "--force").returncode == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_make_config_without_output_prints_the_ini() -> None:
+    result = subprocess.run(
+        [str(BIN / "channelstream_utils"), "make_config"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(result.stdout)
+    assert parser["app:main"]["channelstream.environment"] == "production"
+
+
+def test_the_repository_inis_are_what_make_config_writes(tmp_path: Path) -> None:
+    """So the installed package can always write them again (regenerate them with
+    `channelstream_utils make_config --development -o development.ini --force`)."""
+    development = tmp_path / "development.ini"
+    assert make_config(development, "--development").returncode == 0
+    assert development.read_text() == (ROOT / "development.ini").read_text()
+    production = tmp_path / "production.ini"
+    assert make_config(production).returncode == 0
+    written = read_ini(production)["app:main"]
+    shipped = read_ini(ROOT / "production.ini")["app:main"]
+    for secret in SECRETS:
+        assert shipped[f"channelstream.{secret}"] == "changeme"
+        written[f"channelstream.{secret}"] = "changeme"
+    assert dict(written) == dict(shipped)
+
+
+def test_make_config_takes_071s_json(tmp_path: Path) -> None:
+    target = tmp_path / "json.ini"
+    values = json.dumps(
+        {
+            "secret": "from-json-secret-value",
+            "port": 9001,
+            "allow_posting_from": ["10.0.0.1", "127.0.0.1"],
+            "enforce_https": False,
+        }
+    )
+    result = make_config(target, "-j", values)
+    assert result.returncode == 0, result.stderr
+    app = read_ini(target)["app:main"]
+    assert app["channelstream.secret"] == "from-json-secret-value"
+    assert app["channelstream.listen"] == "0.0.0.0:9001"
+    assert app["channelstream.allow_posting_from"] == "10.0.0.1 127.0.0.1"
+    assert "enforce_https is ignored" in result.stderr

@@ -16,6 +16,7 @@ import requests
 from tests.e2e.helpers import (
     before_text,
     clients,
+    close_cleanly,
     name,
     of_type,
     open_ws,
@@ -177,3 +178,79 @@ def test_disconnect_ends_a_held_long_poll(server: ServerProcess) -> None:
     assert held < 3, held
     again = requests.get(server.url + "/listen", params={"conn_id": conn_id}, timeout=10)
     assert 400 <= again.status_code < 500
+
+
+# -- a WebSocket that closes ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def defaults(logs_dir: Path) -> Iterator[ServerProcess]:
+    """0.7.1's collection timing, the defaults: idle 15 s, a pass every second."""
+    with ServerProcess(log_path=logs_dir / "gc-defaults.log") as node:
+        yield node
+
+
+def parted_after(watch: Any, user: str, since: float, timeout: float = 10) -> float:
+    watch.read_until(
+        lambda: any(
+            p["user"] == user and p["message"]["action"] == "parted"
+            for p in of_type(watch.received, "presence")
+        ),
+        timeout=timeout,
+        what=f"{user} parted",
+    )
+    return time.monotonic() - since
+
+
+@pytest.mark.parametrize("how", ["close frame", "dropped"])
+def test_a_closed_websocket_parts_at_the_next_pass(defaults: ServerProcess, how: str) -> None:
+    """0.7.1 collected a closed socket's connection at the next pass (the chat demo's other
+    windows saw "parted" after 0.6 s); idle collection alone took 15 s."""
+    channel, watcher, leaver = name("cl"), name("watcher"), name("leaver")
+    watch = open_ws(defaults, presence_connect(defaults, watcher, channel))
+    conn_id = presence_connect(defaults, leaver, channel)
+    with clients(watch, open_ws(defaults, conn_id)) as (_, leaving):
+        watch.messages(1, type_="presence")  # leaver joined
+        closed_at = time.monotonic()
+        if how == "close frame":
+            close_cleanly(leaving)
+        else:
+            leaving.ws.sock.close()  # no close frame: the TCP connection just ends
+        # At most two passes: the first one a pass interval after the close.
+        assert parted_after(watch, leaver, closed_at) < 3
+    assert users_of(defaults, channel) == [watcher]
+    with clients(open_ws(defaults, conn_id)) as (late,):
+        assert late.close_frame() == (1000, "unknown connection")
+
+
+def test_a_websocket_that_reattaches_at_once_keeps_its_connection(
+    defaults: ServerProcess,
+) -> None:
+    """The JS client reopens a dropped socket with the same conn_id 125-250 ms later: that
+    is activity, and the connection stays (no "parted", nothing lost)."""
+    channel, watcher, user = name("re"), name("watcher"), name("back")
+    watch = open_ws(defaults, presence_connect(defaults, watcher, channel))
+    conn_id = presence_connect(defaults, user, channel)
+    with clients(watch, open_ws(defaults, conn_id)) as (_, first):
+        watch.messages(1, type_="presence")
+        first.ws.sock.close()
+        time.sleep(0.25)
+        defaults.publish(channel, "x", {"text": "while away"})
+        with clients(open_ws(defaults, conn_id)) as (again,):
+            wait_for_text(again, "while away")
+            time.sleep(2.5)  # more than two collection passes
+            defaults.publish(channel, "x", {"text": "sentinel"})
+            wait_for_text(again, "sentinel")
+            presence = of_type(before_text(watch, "sentinel"), "presence")
+            assert [(p["user"], p["message"]["action"]) for p in presence] == [(user, "joined")]
+            assert users_of(defaults, channel) == sorted([watcher, user])
+
+
+def test_a_replaced_websocket_leaves_its_connection_alone(defaults: ServerProcess) -> None:
+    channel, user = name("rp"), name("twice")
+    conn_id = defaults.connect(user, [channel])
+    with clients(open_ws(defaults, conn_id)) as (old,):
+        with clients(open_ws(defaults, conn_id)) as (new,):
+            assert old.close_frame() == (1000, "replaced")
+            time.sleep(2.5)
+            defaults.publish(channel, "x", {"text": "still yours"})
+            wait_for_text(new, "still yours")
+    assert users_of(defaults, channel) == [user]

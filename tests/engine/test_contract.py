@@ -537,7 +537,7 @@ def test_channel_info(harness: Harness) -> None:
         "total_users",
         "users",
     }
-    assert info["name"] == info["long_name"] == "a"
+    assert info["name"] == "a" and info["long_name"] is None
     assert info["settings"] == ChannelConfig(store_history=True).as_dict()
     assert info["total_connections"] == 3 and info["total_users"] == 2
     assert info["users"] == ["alice", "bob"]

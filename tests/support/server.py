@@ -70,10 +70,13 @@ class ServerProcess:
         env["CHANNELSTREAM_LISTEN"] = f"127.0.0.1:{self.port}"
         return env
 
+    def command(self) -> list[str]:
+        return [str(PSERVE), self.ini]
+
     def start(self, timeout: float = 20) -> ServerProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [str(PSERVE), self.ini],
+            self.command(),
             cwd=ROOT,
             env=self.env(),
             stdout=log,
@@ -177,6 +180,8 @@ def serving(command: list[str], port: int, env: dict[str, str], log: Path) -> It
         try:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        except ProcessLookupError:
+            process.wait(5)  # it had exited already (the failure is reported above)
+        except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
