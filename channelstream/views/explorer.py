@@ -308,7 +308,14 @@ def _paths() -> dict[str, dict[str, Any]]:
                 ],
                 errors={
                     "400": {"$ref": "#/components/responses/BadRequest"},
-                    "404": {"$ref": "#/components/responses/NotFound"},
+                    "422": {"$ref": "#/components/responses/ValidationFailed"},
+                },
+                extra={
+                    "401": {
+                        "description": 'No such connection: {"conn_id": ["Unknown '
+                        "connection\"]} (0.7.1's answer).",
+                        **_schema({"type": "object", "additionalProperties": True}),
+                    }
                 },
             )
         },
@@ -318,7 +325,10 @@ def _paths() -> dict[str, dict[str, Any]]:
                 client,
                 _ok({"type": "boolean"}, "true when the connection existed."),
                 parameters=[CONN_ID_QUERY],
-                errors={"400": {"$ref": "#/components/responses/BadRequest"}},
+                errors={
+                    "400": {"$ref": "#/components/responses/BadRequest"},
+                    "422": {"$ref": "#/components/responses/ValidationFailed"},
+                },
             ),
             "post": _operation(
                 "Close a connection",
