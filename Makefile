@@ -1,10 +1,12 @@
 # The two commands of the README:
 #   make run    set up a virtualenv with what serving needs and serve development.ini
 #   make test   set up everything the tests need and run lint, types and the whole suite
+#   make unit   the fast tier: every test that runs in this process (no server, no Redis,
+#               no browser), in well under a minute
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup setup-run setup-test lint
+.PHONY: run test unit setup setup-run setup-test lint
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -38,3 +40,6 @@ lint: setup
 
 test: setup-test lint
 	$(VENV)/bin/pytest
+
+unit: setup
+	$(VENV)/bin/pytest -m "not process" -q

@@ -4,7 +4,7 @@ from setuptools import find_namespace_packages, setup
 
 here = Path(__file__).parent
 version = {}
-for line in (here / "channelstream" / "__init__.py").read_text().splitlines():
+for line in (here / "channelstream" / "version.py").read_text().splitlines():
     if line.startswith("__version__"):
         version["v"] = line.split("=")[1].strip().strip('"')
 

@@ -13,14 +13,16 @@ if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.router import Router
 
-__version__ = "1.0.0"
+from channelstream.version import __version__
+
+__all__ = ["__version__", "includeme", "main"]
 
 
 def includeme(config: Configurator) -> None:
     """``config.include("channelstream")``: the whole wiring of the add-on."""
-    from channelstream.app import configure
+    from channelstream import app
 
-    configure(config)
+    app.includeme(config)
 
 
 def main(global_config: dict[str, Any], **settings: Any) -> Router:

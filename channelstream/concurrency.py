@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from channelstream.hub import Schedule, flush_now
+from channelstream.delivery.hub import Schedule, flush_now
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Job(Protocol):
     def stop(self) -> None: ...
 
 
-class Runtime(Protocol):
+class Concurrency(Protocol):
     threaded: bool
     # Held around every call into the state: a no-op under gevent.
     guard: contextlib.AbstractContextManager[Any]
@@ -190,10 +190,10 @@ def serves_with_gevent() -> bool:
     return bool(monkey.is_module_patched("threading"))
 
 
-_runtime: Runtime | None = None
+_runtime: Concurrency | None = None
 
 
-def for_this_process() -> Runtime:
+def for_this_process() -> Concurrency:
     """One runtime per process (one state, one lock), chosen at its first use."""
     global _runtime
     if _runtime is None:
@@ -210,7 +210,7 @@ UNGUARDED_ROUTES = frozenset({"channelstream.admin_sign_in"})
 
 
 def serialised_view(view: Callable[..., Any], info: Any) -> Callable[..., Any]:
-    """Pyramid view deriver: channelstream's views run under the runtime's guard in a
+    """Pyramid view deriver: channelstream's views run under the process's guard in a
     threaded host; a no-op (the view itself) under gevent and for the host's own views."""
     route = info.options.get("route_name") or ""
     runtime = for_this_process()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from channelstream.runtime import runtime_of
 from channelstream.views.errors import ROUTE_PREFIX
 
 if TYPE_CHECKING:
@@ -31,15 +32,14 @@ COMMON_HEADERS = [
 
 def add_cors_headers(request: Request, response: Response) -> None:
     route = getattr(request, "matched_route", None)
-    # Our routes, and our static files (the JS client is loaded from other origins).
-    own_static = (
-        route is not None
-        and route.name.startswith("__")
-        and (request.path_info.startswith(request.registry["channelstream.static_path"]))
-    )
-    if route is None or not (route.name.startswith(ROUTE_PREFIX) or own_static):
+    if route is None:
         return
-    allowed = request.registry["channelstream.allow_cors"]
+    runtime = runtime_of(request)
+    # Our routes, and our static files (the JS client is loaded from other origins).
+    own_static = route.name.startswith("__") and request.path_info.startswith(runtime.static_path)
+    if not (route.name.startswith(ROUTE_PREFIX) or own_static):
+        return
+    allowed = runtime.state.settings.allow_cors
     if "*" in allowed:
         first = [("Access-Control-Allow-Origin", "*")]
     else:

@@ -2,6 +2,8 @@
 
 ChannelstreamError
 ├── ConfigurationError        bad settings: the server refuses to start
+├── Unavailable (503)         the shared state cannot be reached, or cannot yet tell an
+│                             unknown stream from a lost one: the caller retries
 └── RequestError (4xx)        one exception view turns these into JSON answers
     ├── BadRequest            400: malformed JSON, wrong top-level type, bad query
     ├── SignatureMissing      403: no signature on a server API call
@@ -23,6 +25,12 @@ class ChannelstreamError(Exception):
 
 class ConfigurationError(ChannelstreamError):
     """The settings cannot work; raised at startup, never while serving."""
+
+
+class Unavailable(ChannelstreamError):
+    """Raised by an engine: answering now could lose what the caller sends (503)."""
+
+    status = 503
 
 
 class RequestError(ChannelstreamError):
@@ -69,3 +77,7 @@ class PayloadTooLarge(RequestError):
 
 class ValidationFailed(RequestError):
     status = 422
+
+
+# 0.7.1's answer to a well-formed conn_id that names no connection (no trailing period).
+UNKNOWN_CONNECTION = {"conn_id": ["Unknown connection"]}

@@ -13,27 +13,10 @@ import difflib
 import secrets
 from collections.abc import Mapping
 
-from channelstream.settings import ENV_PREFIX, PREFIX, SETTINGS
+from channelstream.setting_specs import ENV_PREFIX, IGNORED_071_SETTINGS, PREFIX, SETTINGS
 
 SECTION = "channelstream"
 
-# 0.7.1 settings without an equivalent here: why each may go, and the values that mean
-# what we do anyway (its defaults, which its make_config writes), so no warning is due.
-IGNORED_071_SETTINGS = {
-    "debug": ("0.7.1 did nothing with it", ("", "false", "0")),
-    "enforce_https": (
-        "terminate TLS in the proxy in front (docs/deployment.md)",
-        ("", "false", "0"),
-    ),
-    "http_scheme": ("the proxy in front sets the scheme (docs/deployment.md)", ("",)),
-    "validate_requests": (
-        "signatures always expire after channelstream.signature_max_age",
-        ("", "true", "1"),
-    ),
-    # In 0.7.1's defaults but never read from its ini:
-    "wake_connections_after": ("see channelstream.longpoll_timeout", ()),
-    "demo": ("the demo applications live in demo/", ()),
-}
 # 0.7.1's defaults for the listen address.
 HOST_071, PORT_071 = "0.0.0.0", "8000"
 

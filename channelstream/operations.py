@@ -17,7 +17,7 @@ from channelstream.engine.base import (
     channel_stream,
     direct_stream,
 )
-from channelstream.errors import ValidationFailed
+from channelstream.errors import UNKNOWN_CONNECTION, ValidationFailed
 from channelstream.model.connection import Connection
 from channelstream.model.event import NOBODY, Event
 from channelstream.model.user import StateValue, User
@@ -176,6 +176,28 @@ def collect_idle_users_and_channels(state: State) -> tuple[int, int]:
     return len(users), len(channels)
 
 
+def reconfigure_channel(state: State, name: str, changes: dict[str, Any]) -> bool:
+    """Change an existing channel's config; False when there is no such channel."""
+    if state.engine.channel_config(name) is None:
+        return False
+    state.engine.configure_channel(name, changes, state.clock())
+    return True
+
+
+def find_connection(state: State, conn_id: str) -> Connection:
+    """The connection, or 422 with 0.7.1's answer."""
+    conn = state.engine.get_connection(conn_id)
+    if conn is None:
+        raise ValidationFailed(UNKNOWN_CONNECTION)
+    return conn
+
+
+def subscriptions(state: State, conn_id: str) -> list[str]:
+    """The connection's channels now, sorted (none once it is gone)."""
+    conn = state.engine.get_connection(conn_id)
+    return sorted(conn.channels) if conn else []
+
+
 def set_channel_configs(state: State, configs: dict[str, dict[str, Any]]) -> list[str]:
     now = state.clock()
     for name, config in in_turns(list(configs.items())):
@@ -302,35 +324,3 @@ def _events(state: State, payload: dict[str, Any], rules: dict[str, Any]) -> lis
         Event(dict(payload), channel=None, direct_to=user.username)
         for user in state.engine.get_users(sorted(pm_users - exclude))
     ]
-
-
-# -- information ---------------------------------------------------------------------
-def channels_info(
-    state: State,
-    channels: Iterable[str] | None,
-    *,
-    include_history: bool = True,
-    include_users: bool = True,
-    exclude_channels: Iterable[str] = (),
-    return_public_state: bool = False,
-) -> dict[str, Any]:
-    names = state.engine.channel_names() if channels is None else channels
-    excluded = set(exclude_channels)
-    result: dict[str, Any] = {"channels": {}, "users": []}
-    listed: set[str] = set()
-    for name in in_turns(names):
-        if name in excluded:
-            continue
-        info = state.engine.channel_info(
-            name, include_history=include_history, include_users=include_users
-        )
-        if info is None:
-            continue
-        result["channels"][name] = info
-        listed.update(info["users"])
-    # One engine call for all of them: on Redis, one round trip instead of one per user.
-    result["users"] = [
-        {"user": name, "state": user_state}
-        for name, user_state in state.engine.user_states(sorted(listed), public=return_public_state)
-    ]
-    return result

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from channelstream.throttle import SignInThrottle
-from channelstream.views.admin import THROTTLE_KEY, AdminViews
+from channelstream.runtime import runtime_of
+from channelstream.views.admin import AdminViews
 from channelstream.views.api import ServerApiViews
 from channelstream.views.client import ClientViews
+from channelstream.views.guards import ADMIN_PAGE, API, OPTION
 from channelstream.views.methods import refuse_other_methods
 
 if TYPE_CHECKING:
@@ -15,8 +16,12 @@ if TYPE_CHECKING:
 
 
 def includeme(config: Configurator) -> None:
+    """Each view says who may call it (``views.guards``): the server API is signed, the
+    client API is open (a conn_id is its key), the admin's pages need the admin."""
     route = config.add_route
     view = config.add_view
+    signed = {OPTION: API}
+    admin = {OPTION: ADMIN_PAGE}
     config.include("channelstream.views.body")
 
     # CORS preflight: OPTIONS on any path answers 200 (0.7 behaviour). First, so that it
@@ -31,7 +36,13 @@ def includeme(config: Configurator) -> None:
         ("PATCH", "message_patch"),
         ("DELETE", "message_delete"),
     ):
-        view(ServerApiViews, attr=attr, route_name="channelstream.message", request_method=method)
+        view(
+            ServerApiViews,
+            attr=attr,
+            route_name="channelstream.message",
+            request_method=method,
+            **signed,
+        )
     refuse_other_methods(config, "channelstream.message", ("POST", "PATCH", "DELETE"))
     route("channelstream.ws", "/ws")
     view(ClientViews, attr="websocket", route_name="channelstream.ws", request_method="GET")
@@ -48,7 +59,13 @@ def includeme(config: Configurator) -> None:
     ]
     for name, pattern, methods, attr in api_routes:
         route(f"channelstream.{name}", pattern)
-        view(ServerApiViews, attr=attr, route_name=f"channelstream.{name}", request_method=methods)
+        view(
+            ServerApiViews,
+            attr=attr,
+            route_name=f"channelstream.{name}",
+            request_method=methods,
+            **signed,
+        )
         refuse_other_methods(config, f"channelstream.{name}", methods)
 
     # Client API: browsers, with only a conn_id (/ws is above).
@@ -69,17 +86,17 @@ def includeme(config: Configurator) -> None:
 
     # Admin.
     route("channelstream.admin", "/admin")
-    view(AdminViews, attr="admin_page", route_name="channelstream.admin")
+    view(AdminViews, attr="admin_page", route_name="channelstream.admin", **admin)
     route("channelstream.admin_json", "/admin/admin.json")
     view(
         AdminViews,
         attr="admin_json",
         route_name="channelstream.admin_json",
         request_method=("GET", "POST"),
+        **admin,
     )
     refuse_other_methods(config, "channelstream.admin_json", ("GET", "POST"))
     route("channelstream.admin_sign_in", "/admin/sign_in")
-    config.registry[THROTTLE_KEY] = SignInThrottle()
     view(
         AdminViews,
         attr="sign_in",
@@ -91,8 +108,10 @@ def includeme(config: Configurator) -> None:
     view(AdminViews, attr="sign_out", route_name="channelstream.admin_sign_out")
     config.include("channelstream.views.admin_panel")
     route("channelstream.admin_other", "/admin/*rest")
-    view(AdminViews, attr="admin_page", route_name="channelstream.admin_other")
+    view(AdminViews, attr="admin_page", route_name="channelstream.admin_other", **admin)
 
     config.add_static_view("static", "channelstream:static/", cache_max_age=3600)
     prefix = (config.route_prefix or "").strip("/")
-    config.registry["channelstream.static_path"] = f"/{prefix}/static/" if prefix else "/static/"
+    runtime = runtime_of(config.registry)
+    runtime.route_prefix = f"/{prefix}" if prefix else ""
+    runtime.static_path = f"{runtime.route_prefix}/static/"

@@ -145,9 +145,11 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         monkey.patch_all()
         _rebind_pyramid_threadlocals()
     from channelstream.realtime.websocket import CLOSE_GOING_AWAY
-    from channelstream.state import get_state
+    from channelstream.runtime import runtime_served
 
-    current = get_state()
+    runtime = runtime_served(app)
+    runtime.start()  # started already when the application was created; a no-op then
+    current = runtime.state
     settings = current.settings
     listener, host, port = listen_or_exit(
         settings.listen, os.environ, local_conf, settings.backlog, settings.reuse_port
@@ -163,8 +165,7 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
     def shutdown(*_: Any) -> None:
         log.info("shutting down")
         # Tell attached clients to reconnect (to another node) and resume.
-        for local in list(current.hub.connections.values()):
-            local.transport.close(CLOSE_GOING_AWAY, "server shutting down")
+        current.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
         gevent.spawn(server.stop, timeout=1)
 
     gevent.signal_handler(signal.SIGTERM, shutdown)

@@ -46,7 +46,7 @@ def require_redis(settings: Settings) -> None:
     once running, it rides out Redis outages (docs/cluster.md)."""
     import redis
 
-    from channelstream.engine.redis import make_client
+    from channelstream.engine.redis.client import make_client, safe_url
 
     try:
         client = make_client(
@@ -63,11 +63,3 @@ def require_redis(settings: Settings) -> None:
             f"channelstream.redis_url: cannot reach Redis at {safe_url(settings.redis_url)} "
             f"({type(exc).__name__}: {exc})"
         ) from None
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        return f"{scheme}://***@{rest.rpartition('@')[2]}"
-    return url

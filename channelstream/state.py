@@ -1,8 +1,9 @@
-"""THE module-level state manager of this process.
+"""What the use cases work on: the settings, the engine, this node's hub and its recovery,
+and the injected clock and id generator.
 
-Only the edges read it (views, ``realtime/``, ``tasks``, the runner); the model, hub, engines
-and operations receive the state as an argument. ``install`` and ``reset`` exist for tests and
-for ``includeme``.
+There is no module-level state: each application owns one (``channelstream.runtime``), so
+two applications in one process, or a test beside a server, never share or replace each
+other's. The model, the hub, the engines and the operations receive it as an argument.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from channelstream.concurrency import Concurrency, Cooperative
+from channelstream.delivery.hub import Hub
+from channelstream.delivery.node import Node
+from channelstream.delivery.recovery import Recovery
+
 if TYPE_CHECKING:
-    from channelstream.concurrency import Runtime
     from channelstream.engine.base import Engine
-    from channelstream.hub import Hub
     from channelstream.settings import Settings
-    from channelstream.tasks import Tasks
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
 
 
 @dataclasses.dataclass
@@ -28,38 +35,17 @@ class State:
     hub: Hub
     # Injected so tests control time and ids.
     clock: Callable[[], float] = time.time
-    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
-    tasks: Tasks | None = None
-    started_at: float = dataclasses.field(default_factory=time.time)
-    # Greenlets or threads (channelstream.concurrency); tests that build a state get greenlets.
-    runtime: Runtime = dataclasses.field(default_factory=lambda: _cooperative())
+    new_id: Callable[[], str] = new_uuid
+    # When this node started, by the same clock (admin.json's uptime).
+    started_at: float = dataclasses.field(init=False)
+    # Greenlets or threads (channelstream.concurrency); a state built by hand (tests) gets
+    # greenlets.
+    concurrency: Concurrency = dataclasses.field(default_factory=Cooperative)
+    # What the engine talks to, and the one place that decides catch-up and gaps.
+    recovery: Recovery = dataclasses.field(init=False)
+    node: Node = dataclasses.field(init=False)
 
-
-def _cooperative() -> Runtime:
-    from channelstream.concurrency import Cooperative
-
-    return Cooperative()
-
-
-_current: State | None = None
-
-
-def get_state() -> State:
-    if _current is None:
-        raise RuntimeError("channelstream state is not installed; include 'channelstream' first")
-    return _current
-
-
-def install(state: State) -> State:
-    global _current
-    _current = state
-    return state
-
-
-def reset() -> None:
-    global _current
-    if _current is not None and _current.tasks is not None:
-        _current.tasks.stop()
-    if _current is not None:
-        _current.engine.stop()
-    _current = None
+    def __post_init__(self) -> None:
+        self.started_at = self.clock()
+        self.recovery = Recovery(self.engine, self.hub, self.clock)
+        self.node = Node(self.hub, self.recovery, self.concurrency.guard)

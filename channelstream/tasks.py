@@ -37,7 +37,7 @@ class Tasks:
         self._jobs.clear()
 
     def _every(self, interval: float, job: Callable[[], object]) -> None:
-        self._jobs.append(self.state.runtime.every(interval, job))
+        self._jobs.append(self.state.concurrency.every(interval, job))
 
     # -- the jobs --------------------------------------------------------------------
     def collect_connections(self) -> int:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from channelstream import operations
+from channelstream import operations, presenters
+from channelstream.delivery.attach import attach, detach
 from channelstream.errors import ValidationFailed
-from channelstream.realtime.attach import attach, detach
 from channelstream.state import State
 from tests.support.memory import RecordingTransport, connect, listen, make_state
 
@@ -238,7 +238,7 @@ def test_history_keeps_newest_messages_not_no_history_ones(state: State) -> None
             message("c", text="3"),
         ],
     )
-    info = operations.channels_info(state, ["c"])
+    info = presenters.channels_info(state, ["c"])
     assert [m["message"]["text"] for m in info["channels"]["c"]["history"]] == ["2", "3"]
 
 
@@ -259,7 +259,7 @@ def test_edit_updates_history_and_catchup_delete_removes(state: State) -> None:
         ],
     )
     operations.delete_messages(state, [{"uuid": uuid_b, "channel": "c"}])
-    history = operations.channels_info(state, ["c"])["channels"]["c"]["history"]
+    history = presenters.channels_info(state, ["c"])["channels"]["c"]["history"]
     assert [(m["uuid"], m["message"]) for m in history] == [(uuid_a, {"text": "new"})]
     transport = listen(state, conn_id)
     replayed = [m for m in transport.received if m["type"] == "message"]

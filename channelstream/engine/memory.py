@@ -1,24 +1,23 @@
 """The embedded engine: everything in this process's memory, envelopes handed straight to
-the local hub. No method yields to another greenlet, so each call is atomic without a lock."""
+this node. No method yields to another greenlet, so each call is atomic without a lock."""
 
 from __future__ import annotations
 
-import collections
-import dataclasses
-import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from channelstream import jsonenc
 from channelstream.engine.base import (
-    Deliver,
+    ChannelSnapshot,
+    Control,
     Engine,
-    Envelope,
+    EngineEvents,
     JoinResult,
     LeaveResult,
     Replay,
     Stream,
     message_edits,
 )
+from channelstream.engine.memory_log import ChannelRecord, StreamLog
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
 from channelstream.model.event import Event
@@ -26,66 +25,11 @@ from channelstream.model.user import StateValue, User
 from channelstream.settings import Settings
 
 
-class StreamLog:
-    """One stream's offsets and its catch-up window."""
-
-    __slots__ = ("epoch", "events", "floor", "offset")
-
-    def __init__(self, size: int) -> None:
-        # A fresh epoch per log: offsets from an earlier life of the stream mean nothing.
-        self.epoch = uuid.uuid4().hex[:12]
-        self.offset = 0
-        # Every offset <= floor has left the window; a resume from below it has a gap.
-        self.floor = 0
-        self.events: collections.deque[Event] = collections.deque(maxlen=size)
-
-    def stamp(self, event: Event) -> None:
-        self.offset += 1
-        event.stamp(self.epoch, self.offset)
-
-    def position(self) -> Position:
-        return (self.epoch, self.offset)
-
-    def keep(self, event: Event) -> None:
-        if self.events.maxlen and len(self.events) == self.events.maxlen:
-            self.floor = self.events[0].offset
-        self.events.append(event)
-
-    def after(self, offset: int) -> list[Event]:
-        found = []
-        for event in reversed(self.events):
-            if event.offset <= offset:
-                break
-            found.append(event)
-        found.reverse()
-        return found
-
-    def replace(self, uuid_: str, change: Any) -> bool:
-        for index, event in enumerate(self.events):
-            if event.uuid == uuid_ and event.type == "message":
-                replacement = change(event)
-                if replacement is None:
-                    del self.events[index]
-                else:
-                    self.events[index] = replacement
-                return True
-        return False
+def _ignore(envelope: object) -> None:
+    """Where envelopes go while the engine is not started."""
 
 
-@dataclasses.dataclass(slots=True)
-class ChannelRecord:
-    name: str
-    config: ChannelConfig
-    log: StreamLog
-    created: float
-    last_active: float
-    uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
-    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    # username -> conn_ids: presence is per user, connections are counted per user.
-    members: dict[str, set[str]] = dataclasses.field(default_factory=dict)
-
-
-class MemoryEngine(Engine):
+class MemoryEngine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.users: dict[str, User] = {}
@@ -93,14 +37,17 @@ class MemoryEngine(Engine):
         self.connections: dict[str, Connection] = {}
         self.channels: dict[str, ChannelRecord] = {}
         self.unique_messages = 0
-        self._deliver: Deliver | None = None
+        # The node's methods themselves: a publish costs no lookup on the way.
+        self._on_event: Callable[[Event], None] = _ignore
+        self._on_control: Callable[[Control], None] = _ignore
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+    def start(self, events: EngineEvents) -> None:
+        self._on_event = events.on_event
+        self._on_control = events.on_control
 
     def stop(self) -> None:
-        self._deliver = None
+        self._on_event = self._on_control = _ignore
 
     def health(self) -> dict[str, Any]:
         return {"ok": True, "engine": "memory"}
@@ -177,6 +124,10 @@ class MemoryEngine(Engine):
     def get_connection(self, conn_id: str) -> Connection | None:
         conn = self.connections.get(conn_id)
         return conn.copy() if conn else None
+
+    def get_connections(self, conn_ids: list[str]) -> list[Connection]:
+        known = self.connections
+        return [known[conn_id].copy() for conn_id in conn_ids if conn_id in known]
 
     def list_connections(self) -> list[Connection]:
         return [conn.copy() for conn in self.connections.values()]
@@ -255,27 +206,22 @@ class MemoryEngine(Engine):
     def channel_names(self) -> list[str]:
         return list(self.channels)
 
-    def channel_info(
+    def channel_snapshot(
         self, name: str, *, include_history: bool, include_users: bool
-    ) -> dict[str, Any] | None:
+    ) -> ChannelSnapshot | None:
         channel = self.channels.get(name)
         if channel is None:
             return None
-        users = sorted(channel.members) if include_users else []
-        return {
-            "uuid": channel.uuid,
-            "name": channel.name,
-            "long_name": None,  # 0.7.1 never set it
-            "settings": channel.config.as_dict(),
-            "history": [dict(item) for item in channel.history] if include_history else [],
-            "last_active": jsonenc.utc_now_iso(channel.last_active),
-            "total_connections": sum(len(conns) for conns in channel.members.values()),
-            "total_users": len(users),
-            "users": users,
-            # Beyond 0.7: where the channel's stream stands, for clients that resume.
-            "epoch": channel.log.epoch,
-            "offset": channel.log.offset,
-        }
+        return ChannelSnapshot(
+            name=channel.name,
+            uuid=channel.uuid,
+            config=channel.config,
+            last_active=channel.last_active,
+            total_connections=sum(len(conns) for conns in channel.members.values()),
+            users=sorted(channel.members) if include_users else [],
+            history=[dict(item) for item in channel.history] if include_history else [],
+            position=channel.log.position(),
+        )
 
     def channel_users(self, name: str) -> list[str]:
         channel = self.channels.get(name)
@@ -355,15 +301,14 @@ class MemoryEngine(Engine):
             log.keep(event)
         if event.type == "message":
             self.unique_messages += 1
-        self._hand_over(event)
+        self._on_event(event)
         return event
 
-    def broadcast(self, envelope: Envelope) -> None:
-        self._hand_over(envelope)
+    def publish_many(self, items: list[tuple[Event, bool]], *, now: float) -> list[Event | None]:
+        return [self.publish(event, now=now, history=history) for event, history in items]
 
-    def _hand_over(self, envelope: Envelope) -> None:
-        if self._deliver is not None:
-            self._deliver(envelope)
+    def broadcast(self, envelope: Control) -> None:
+        self._on_control(envelope)
 
     def edit_message(self, stream: Stream, uuid: str, changes: dict[str, Any]) -> bool:
         edits = message_edits(changes)
@@ -416,3 +361,9 @@ class MemoryEngine(Engine):
     # -- figures ---------------------------------------------------------------------
     def counters(self) -> dict[str, int]:
         return {"total_unique_messages": self.unique_messages}
+
+
+if TYPE_CHECKING:
+
+    def _keeps_the_contract(settings: Settings) -> Engine:
+        return MemoryEngine(settings)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import datetime
 import html
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import gevent
 from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 
-from channelstream import __version__, operations, security
-from channelstream.throttle import SignInThrottle
+from channelstream import presenters, security
+from channelstream.runtime import runtime_of
+from channelstream.schemas import responses
 from channelstream.views.body import form_fields
 from channelstream.views.errors import json_response
-from channelstream.views.helpers import is_admin, state_of
+from channelstream.views.helpers import state_of
+from channelstream.views.openapi import documented
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -41,8 +42,6 @@ channelstream admin</h1>
 <button type="submit" class="primary">Sign in</button></form></main></body></html>
 """
 
-# The registry key of this process's sign-in throttle (set up with the routes).
-THROTTLE_KEY = "channelstream.sign_in_throttle"
 
 # The panel's page (channelstream/static/admin/index.html) names its URLs with these.
 PAGE_URLS = {
@@ -71,6 +70,8 @@ def fill_page(request: Request, page: str) -> str:
 
 
 class AdminViews:
+    """admin_page and admin_json are added with the ADMIN_PAGE guard (``views.guards``)."""
+
     def __init__(self, request: Request) -> None:
         self.request = request
         self.state = state_of(request)
@@ -78,6 +79,42 @@ class AdminViews:
     def _to_sign_in(self) -> HTTPFound:
         return HTTPFound(self.request.route_url("channelstream.admin_sign_in"))
 
+    @documented(
+        "Sign in: sets the admin cookie",
+        method="POST",
+        tag="admin",
+        body={
+            "type": "object",
+            "properties": {
+                "username": {"type": "string"},
+                "password": {"type": "string", "format": "password"},
+            },
+            "required": ["username", "password"],
+        },
+        body_media="application/x-www-form-urlencoded",
+        responses={
+            "302": {"description": "Signed in: to /admin, with the cookie."},
+            "400": "BadRequest",
+            "401": {
+                "description": "Wrong user name or password: the form again.",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            "429": {
+                "description": "Too many failed sign-ins from this address or for this user "
+                "name: the form again, with Retry-After (seconds).",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+        },
+    )
+    @documented(
+        "The sign-in form",
+        method="GET",
+        tag="admin",
+        answer={"type": "string"},
+        answer_description="HTML.",
+        answer_media="text/html",
+    )
     def sign_in(self) -> Response:
         if self.request.method != "POST":
             return self._sign_in_page()
@@ -86,7 +123,7 @@ class AdminViews:
         username = form.get("username", "").strip()
         password = form.get("password", "")
         address = security.client_address(self.request, settings)
-        throttle: SignInThrottle = self.request.registry[THROTTLE_KEY]
+        throttle = runtime_of(self.request).sign_in_throttle
         wait = math.ceil(throttle.retry_after(address, username))
         if wait > 0:
             page = self._sign_in_page(
@@ -125,55 +162,25 @@ class AdminViews:
         )
         return Response(page, content_type="text/html", status=status)
 
+    @documented(
+        "Sign out: drops the cookie",
+        method="GET",
+        tag="admin",
+        responses={"302": {"description": "To /admin/sign_in."}},
+    )
     def sign_out(self) -> HTTPFound:
         response = self._to_sign_in()
         response.delete_cookie(security.ADMIN_COOKIE, path="/")
         return response
 
     def admin_page(self) -> Response:
-        if not is_admin(self.request):
-            return self._to_sign_in()
-        page = self.request.registry.get("channelstream.admin_page")
-        if page is None:
+        page = runtime_of(self.request).admin_page
+        if not page:
             page = "<!doctype html><title>channelstream admin</title><p>See admin.json</p>"
         response = Response(fill_page(self.request, page), content_type="text/html")
         response.cache_control.no_store = True
         return response
 
+    @documented("Totals, channels, users, uptime, version", answer=responses.AdminSummarySchema)
     def admin_json(self) -> Response:
-        if not is_admin(self.request):
-            return self._to_sign_in()
-        return json_response(admin_summary(self.state), 200)
-
-
-def admin_summary(state: Any) -> dict[str, Any]:
-    users = state.engine.list_users()
-    connections = state.engine.list_connections()
-    by_user: dict[str, list[str]] = {}
-    for conn in connections:
-        by_user.setdefault(conn.username, []).append(conn.conn_id)
-    info = operations.channels_info(state, None, include_history=True, include_users=True)
-    uptime = datetime.timedelta(seconds=int(state.clock() - state.started_at))
-    counters = state.engine.counters()
-    return {
-        "remembered_user_count": len(users),
-        "unique_user_count": len(by_user),
-        "total_connections": len(connections),
-        "total_channels": len(info["channels"]),
-        "total_messages": state.hub.deliveries,
-        "total_unique_messages": counters.get("total_unique_messages", 0),
-        "channels": info["channels"],
-        "users": [
-            {
-                "user": user.username,
-                "state": user.public_state,
-                "uuid": user.uuid,
-                "connections": sorted(by_user[user.username]),
-            }
-            for user in users
-            if user.username in by_user
-        ],
-        "uptime": str(uptime),
-        "uptime_seconds": int(state.clock() - state.started_at),
-        "version": __version__,
-    }
+        return json_response(presenters.admin_summary(self.state), 200)

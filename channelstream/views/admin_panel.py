@@ -9,24 +9,25 @@ from __future__ import annotations
 
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from marshmallow import fields
 
-from channelstream import operations
-from channelstream.errors import BadRequest, Forbidden, NotFound
+from channelstream import operations, presenters
+from channelstream.errors import BadRequest, NotFound
+from channelstream.runtime import runtime_of
+from channelstream.schemas import responses
 from channelstream.schemas.connections import ChannelConfigChangesSchema, DisconnectSchema
 from channelstream.schemas.fields import BaseSchema, channel_name
 from channelstream.schemas.messages import MessageSchema
 from channelstream.views.call_limits import check_messages
-from channelstream.views.helpers import is_admin, json_body, json_view, load, state_of
+from channelstream.views.guards import ADMIN_ACT, OPTION
+from channelstream.views.helpers import json_body, json_view, load, state_of
 from channelstream.views.methods import refuse_other_methods
+from channelstream.views.openapi import documented
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.request import Request
-
-PAGE_KEY = "channelstream.admin_page"
 
 
 class AdminChannelConfigSchema(BaseSchema):
@@ -43,30 +44,12 @@ def admin_page_template() -> str:
 
 
 class AdminApiViews:
-    """Every action answers JSON: 403 when the caller is not an admin."""
+    """Every action answers JSON; each is added with the ADMIN_ACT guard: 403 when the
+    caller is not an admin, or a browser on another site."""
 
     def __init__(self, request: Request) -> None:
         self.request = request
         self.state = state_of(request)
-        if not is_admin(request):
-            raise Forbidden({"request": "Sign in as the admin first."})
-        self._check_origin()
-
-    def _check_origin(self) -> None:
-        """A browser's cross-site POST never acts with the admin's cookie: the cookie is
-        SameSite=Lax, and here an Origin (when sent) must name this server's host. The
-        scheme is not compared: a TLS-terminating proxy may forward as plain HTTP."""
-        origin = self.request.headers.get("Origin")
-        if not origin:
-            return
-        hosts = {self.request.host.lower()}
-        forwarded = self.request.headers.get("X-Forwarded-Host")
-        if forwarded:
-            # A cross-site page cannot set this header without a preflight, which fails.
-            hosts.update(part.strip().lower() for part in forwarded.split(","))
-        sent = urlsplit(origin)
-        if sent.netloc.lower() not in hosts:
-            raise Forbidden({"request": "Cross-origin admin actions are refused."})
 
     def _body(self) -> Any:
         content_type = self.request.content_type or ""
@@ -74,6 +57,12 @@ class AdminApiViews:
             raise BadRequest({"body": ["Send JSON (Content-Type: application/json)."]})
         return json_body(self.request, self.state)
 
+    @documented(
+        "Publish messages as the admin",
+        body=[MessageSchema],
+        body_description="As for POST /message.",
+        answer=[responses.PublishedMessageSchema],
+    )
     @json_view
     def publish(self) -> list[dict[str, Any]]:
         """A list of messages, exactly as POST /message takes them."""
@@ -82,17 +71,28 @@ class AdminApiViews:
         messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
 
+    @documented(
+        "Change an existing channel's config",
+        body=AdminChannelConfigSchema,
+        answer=responses.ChannelsInfoSchema,
+        responses={"404": "NotFound"},
+    )
     @json_view
     def channel_config(self) -> dict[str, Any]:
         data = load(AdminChannelConfigSchema, self._body())
         name = data["channel"]
-        if self.state.engine.channel_config(name) is None:
+        if not operations.reconfigure_channel(self.state, name, data["config"]):
             raise NotFound({"channel": ["No such channel."]})
-        names = operations.set_channel_configs(self.state, {name: data["config"]})
-        return operations.channels_info(
+        names = [name]
+        return presenters.channels_info(
             self.state, names, include_history=False, include_users=False
         )
 
+    @documented(
+        "Disconnect a connection",
+        body=DisconnectSchema,
+        answer=responses.AdminDisconnectResponseSchema,
+    )
     @json_view
     def disconnect(self) -> dict[str, Any]:
         conn_id = load(DisconnectSchema, self._body())["conn_id"]
@@ -116,8 +116,10 @@ def includeme(config: Configurator) -> None:
             attr=attr,
             route_name=route_name,
             request_method="POST",
+            **{OPTION: ADMIN_ACT},
         )
         refuse_other_methods(config, route_name, ("POST",))
-    if PAGE_KEY not in config.registry:
-        config.registry[PAGE_KEY] = admin_page_template()
+    runtime = runtime_of(config.registry)
+    if not runtime.admin_page:
+        runtime.admin_page = admin_page_template()
     config.include("channelstream.views.explorer")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from channelstream import operations
+from channelstream import operations, presenters
 from channelstream.errors import ValidationFailed
-from channelstream.schemas import fastpath
+from channelstream.schemas import fastpath, responses
 from channelstream.schemas.connections import (
     ChannelConfigChangesSchema,
     ConnectSchema,
@@ -20,18 +20,17 @@ from channelstream.schemas.messages import (
     MessageEditSchema,
     MessageSchema,
 )
-from channelstream.security import require_api_caller
 from channelstream.views.call_limits import check_channel_count, check_channels, check_messages
 from channelstream.views.helpers import (
     INVALID_INPUT_TYPE,
     NO_BODY,
-    UNKNOWN_CONNECTION,
     fast_messages,
     json_body,
     json_view,
     load,
     state_of,
 )
+from channelstream.views.openapi import CONN_ID_QUERY, documented
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -40,14 +39,14 @@ if TYPE_CHECKING:
 
 
 class ServerApiViews:
+    """Every view here is added with the API guard (``views.guards``)."""
+
     def __init__(self, request: Request) -> None:
         self.request = request
         self.state = state_of(request)
-        checker = request.registry["channelstream.signature_checker"]
-        require_api_caller(request, self.state.settings, checker)
 
     def _info(self, channels: Any, info: dict[str, Any]) -> dict[str, Any]:
-        return operations.channels_info(
+        return presenters.channels_info(
             self.state,
             channels,
             include_history=info["include_history"],
@@ -57,6 +56,13 @@ class ServerApiViews:
         )
 
     # -- connections -----------------------------------------------------------------
+    @documented(
+        "Open a connection for a user",
+        body=ConnectSchema,
+        answer=responses.ConnectResponseSchema,
+        description="Creates (or names again) a connection; the browser then attaches "
+        "to it with /ws or /listen using the conn_id.",
+    )
     @json_view
     def connect(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
@@ -91,11 +97,14 @@ class ServerApiViews:
             body["conn_id"] = self.request.GET.get("conn_id")
         check_channels(body, self.state.settings)
         data = load(SubscribeSchema, body)
-        conn = self.state.engine.get_connection(data["conn_id"])
-        if conn is None:
-            raise ValidationFailed(UNKNOWN_CONNECTION)
-        return data, conn
+        return data, operations.find_connection(self.state, data["conn_id"])
 
+    @documented(
+        "Join channels",
+        body=SubscribeSchema,
+        answer=responses.SubscribeResponseSchema,
+        params=({**CONN_ID_QUERY, "required": False},),
+    )
     @json_view
     def subscribe(self) -> dict[str, Any]:
         data, conn = self._subscription_body()
@@ -104,6 +113,12 @@ class ServerApiViews:
         )
         return self._subscription_answer(conn.conn_id, data["info"], "subscribed_to", subscribed)
 
+    @documented(
+        "Leave channels",
+        body=SubscribeSchema,
+        answer=responses.UnsubscribeResponseSchema,
+        params=({**CONN_ID_QUERY, "required": False},),
+    )
     @json_view
     def unsubscribe(self) -> dict[str, Any]:
         data, conn = self._subscription_body()
@@ -113,14 +128,16 @@ class ServerApiViews:
     def _subscription_answer(
         self, conn_id: str, info: dict[str, Any], key: str, changed: list[str]
     ) -> dict[str, Any]:
-        refreshed = self.state.engine.get_connection(conn_id)
-        channels = sorted(refreshed.channels) if refreshed else []
+        channels = operations.subscriptions(self.state, conn_id)
         return {
             "channels": channels,
             "channels_info": self._info(channels, info),
             key: sorted(changed),
         }
 
+    @documented(
+        "Change a user's state", body=UserStateSchema, answer=responses.UserStateResponseSchema
+    )
     @json_view
     def user_state(self) -> dict[str, Any]:
         data = load(UserStateSchema, json_body(self.request, self.state))
@@ -130,6 +147,13 @@ class ServerApiViews:
         return {"user_state": user.state, "changed_state": changed, "public_keys": user.public_keys}
 
     # -- messages --------------------------------------------------------------------
+    @documented(
+        "Publish messages",
+        body=[MessageSchema],
+        body_description="A list; one bad item rejects the batch.",
+        answer=[responses.PublishedMessageSchema],
+        answer_description="The accepted list, in order.",
+    )
     @json_view
     def message_post(self) -> list[dict[str, Any]]:
         body = json_body(self.request, self.state)
@@ -139,6 +163,7 @@ class ServerApiViews:
             messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
 
+    @documented("Edit messages", body=[MessageEditSchema], answer=[responses.EditedMessageSchema])
     @json_view
     def message_patch(self) -> list[dict[str, Any]]:
         body = json_body(self.request, self.state)
@@ -146,6 +171,9 @@ class ServerApiViews:
         edits = load(MessageEditSchema, body, many=True)
         return operations.edit_messages(self.state, edits)
 
+    @documented(
+        "Delete messages", body=[MessageDeleteSchema], answer=[responses.DeletedMessageSchema]
+    )
     @json_view
     def message_delete(self) -> list[dict[str, Any]]:
         body = json_body(self.request, self.state)
@@ -154,6 +182,15 @@ class ServerApiViews:
         return operations.delete_messages(self.state, deletes)
 
     # -- channels --------------------------------------------------------------------
+    @documented(
+        "Configure channels",
+        body={
+            "type": "object",
+            "additionalProperties": {"$ref": "#/components/schemas/ChannelConfigChanges"},
+        },
+        body_description="{channel name: the keys to change}",
+        answer=responses.ChannelsInfoSchema,
+    )
     @json_view
     def channel_config(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
@@ -173,10 +210,20 @@ class ServerApiViews:
         if errors:
             raise ValidationFailed(errors)
         names = operations.set_channel_configs(self.state, configs)
-        return operations.channels_info(
+        return presenters.channels_info(
             self.state, names, include_history=False, include_users=False
         )
 
+    @documented(
+        "Channel information",
+        method="POST",
+        body=InfoBodySchema,
+        body_required=False,
+        answer=responses.ChannelsInfoSchema,
+        description="Without a body: every channel, with history and users. With "
+        '`{"info": {...}}`: the listed channels.',
+    )
+    @documented("Every channel's information", method="GET", answer=responses.ChannelsInfoSchema)
     @json_view
     def info(self) -> dict[str, Any]:
         body = json_body(self.request, self.state, allow_empty=True)

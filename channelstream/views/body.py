@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from channelstream.errors import BadRequest
 from channelstream.request_body import check_declared_length, raw_body
-from channelstream.state import get_state
+from channelstream.runtime import runtime_of
 from channelstream.views.errors import ROUTE_PREFIX
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def body_limit(view: Callable[..., Any], info: Any) -> Callable[..., Any]:
     def limited(context: Any, request: Request) -> Any:
         route = getattr(request, "matched_route", None)
         if route is not None and route.name.startswith(ROUTE_PREFIX):
-            check_declared_length(request, get_state().settings.max_body_size)
+            check_declared_length(request, runtime_of(request).state.settings.max_body_size)
         return view(context, request)
 
     return limited

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from pyramid.response import Response
 
-from channelstream import operations
-from channelstream.errors import BadRequest, RequestError, ValidationFailed
-from channelstream.realtime import attach as attaching
+from channelstream import operations, presenters
+from channelstream.delivery import attach as attaching
+from channelstream.errors import UNKNOWN_CONNECTION, BadRequest, RequestError, ValidationFailed
 from channelstream.realtime.frames import json_array
 from channelstream.realtime.longpoll import LongPollTransport
 from channelstream.realtime.websocket import (
@@ -22,9 +22,11 @@ from channelstream.realtime.websocket import (
     UPGRADE_KEY,
     WebSocketSession,
 )
+from channelstream.schemas import responses
 from channelstream.schemas.connections import DisconnectSchema
 from channelstream.views.errors import json_response
-from channelstream.views.helpers import UNKNOWN_CONNECTION, json_body, json_view, load, state_of
+from channelstream.views.helpers import json_body, json_view, load, state_of
+from channelstream.views.openapi import CONN_ID_QUERY, JSON, RESUME_QUERY, documented
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -50,6 +52,23 @@ class ClientViews:
         self.request = request
         self.state = state_of(request)
 
+    @documented(
+        "Attach a WebSocket",
+        params=(CONN_ID_QUERY, RESUME_QUERY),
+        responses={
+            "101": {
+                "description": "Switching protocols. Every text frame is a JSON array of "
+                "message objects (`[]` is a heartbeat, every 5 s); an unknown conn_id is "
+                "closed with 1000.",
+                "content": {
+                    JSON: {"schema": {"type": "array", "items": responses.DeliveredMessageSchema}}
+                },
+            },
+            "400": "BadRequest",
+            "426": {"description": "Not a version 13 WebSocket upgrade."},
+        },
+        description="Needs a WebSocket client: Swagger UI cannot try it.",
+    )
     def websocket(self) -> Response:
         request = self.request
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -92,6 +111,31 @@ class ClientViews:
         upgrade(make_session, run)
         return Response(status=101)
 
+    @documented(
+        "Long-poll for messages",
+        answer=[responses.DeliveredMessageSchema],
+        answer_description="What is queued, or `[]` after 5 s idle; JSONP with `callback`.",
+        params=(
+            CONN_ID_QUERY,
+            RESUME_QUERY,
+            {
+                "name": "callback",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "JSONP: wrap the answer in this function call.",
+            },
+        ),
+        responses={
+            "400": "BadRequest",
+            "401": {
+                "description": 'No such connection: {"conn_id": ["Unknown connection"]} '
+                "(0.7.1's answer).",
+                "content": {JSON: {"schema": {"type": "object", "additionalProperties": True}}},
+            },
+            "422": "ValidationFailed",
+        },
+    )
     def listen(self) -> Response:
         # 0.7.1: 422 for a malformed conn_id, 401 for an unknown one.
         conn_id = _conn_id(self.request, ValidationFailed)
@@ -99,7 +143,7 @@ class ClientViews:
         callback = self.request.GET.get("callback")
         if callback is not None and not JSONP_CALLBACK.match(callback):
             raise BadRequest({"callback": ["Not a valid JavaScript name."]})
-        transport = LongPollTransport(self.state.runtime.signal())
+        transport = LongPollTransport(self.state.concurrency.signal())
         local = attaching.attach(self.state, conn_id, transport, resume)
         if local is None:
             raise RequestError.with_status(401, UNKNOWN_CONNECTION)
@@ -116,6 +160,21 @@ class ClientViews:
             )
         return Response(body=body, content_type="application/json", charset=None)
 
+    @documented(
+        "Close a connection",
+        method="POST",
+        body=DisconnectSchema,
+        answer={"type": "boolean"},
+        answer_description="true when the connection existed.",
+    )
+    @documented(
+        "Close a connection",
+        method="GET",
+        answer={"type": "boolean"},
+        answer_description="true when the connection existed.",
+        params=(CONN_ID_QUERY,),
+        responses={"400": "BadRequest", "422": "ValidationFailed"},
+    )
     @json_view
     def disconnect(self) -> bool:
         # As 0.7.1: the conn_id of the body or the query, validated by the schema, so that a
@@ -129,14 +188,19 @@ class ClientViews:
         data = load(DisconnectSchema, payload)
         return operations.disconnect(self.state, data["conn_id"])
 
+    @documented(
+        "Health of this node and its engine",
+        answer=responses.HealthSchema,
+        responses={
+            "503": {
+                "description": "The engine is unavailable.",
+                "content": {JSON: {"schema": responses.HealthSchema}},
+            }
+        },
+    )
     def health(self) -> Response:
-        health = self.state.engine.health()
-        body = {
-            "status": "ok" if health.get("ok") else "unavailable",
-            "engine": health,
-            "connections": len(self.state.hub.connections),
-        }
-        return json_response(body, 200 if health.get("ok") else 503)
+        body, ok = presenters.health(self.state)
+        return json_response(body, 200 if ok else 503)
 
 
 def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Resume) -> None:

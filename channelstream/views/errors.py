@@ -9,7 +9,7 @@ from pyramid.httpexceptions import HTTPException
 from pyramid.response import Response
 
 from channelstream import jsonenc
-from channelstream.errors import RequestError
+from channelstream.errors import RequestError, Unavailable
 from channelstream.redaction import redact
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ def _unavailable_errors() -> tuple[type[Exception], ...]:
         from redis.exceptions import ConnectionError as RedisDown
         from redis.exceptions import TimeoutError as RedisSlow
     except ImportError:
-        return ()
-    return (RedisDown, RedisSlow)
+        return (Unavailable,)
+    return (Unavailable, RedisDown, RedisSlow)
 
 
 def unexpected(exc: Exception, request: Request) -> Response:

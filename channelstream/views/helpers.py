@@ -1,4 +1,4 @@
-"""What the view classes share: the state, JSON bodies and schema loading."""
+"""What the view classes share: the state, JSON answers and bodies, schema loading."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, ValidationError
 
-from channelstream import jsonenc, security
+from channelstream import jsonenc
 from channelstream.cooperate import slices
 from channelstream.errors import BadRequest, ValidationFailed
 from channelstream.request_body import raw_body
+from channelstream.runtime import runtime_of
 from channelstream.schemas import fastpath
-from channelstream.state import State, get_state
+from channelstream.state import State
 from channelstream.views.errors import json_response
 
 if TYPE_CHECKING:
@@ -49,13 +50,7 @@ def _long_list_response(items: list[Any]) -> Response:
 
 
 def state_of(request: Request) -> State:
-    return get_state()
-
-
-def is_admin(request: Request) -> bool:
-    """A signed-in admin (the cookie) or a backend holding the API signature."""
-    checker = request.registry["channelstream.signature_checker"]
-    return security.is_admin(request, get_state().settings, checker)
+    return runtime_of(request).state
 
 
 # What `json_body(..., allow_empty=True)` answers for a request without a body: not None,
@@ -80,8 +75,6 @@ def json_body(request: Request, state: State, *, allow_empty: bool = False) -> A
 # 0.7.1's answer (marshmallow's) to a body of the wrong JSON type: a list where an object is
 # expected, an object where a list is, a string, a number or null.
 INVALID_INPUT_TYPE = {"_schema": ["Invalid input type."]}
-# 0.7.1's answer to a well-formed conn_id that names no connection (no trailing period).
-UNKNOWN_CONNECTION = {"conn_id": ["Unknown connection"]}
 
 # Schemas are stateless once built and building one deep-copies its fields (about 150 us
 # per request): one instance per schema class serves every request.

@@ -8,20 +8,16 @@ from typing import Any
 
 import pytest
 
-from channelstream.engine.base import Engine, Envelope
+from channelstream import presenters
+from channelstream.engine.base import Control, Engine, Envelope
 from channelstream.engine.memory import MemoryEngine
 from channelstream.engine.redis import RedisEngine
+from channelstream.model.event import Event
 from channelstream.settings import Settings, parse_settings
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
 CATCHUP = 5
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
 
 
 def engine_settings(redis_url: str = "redis://127.0.0.1:1/0", **extra: Any) -> Settings:
@@ -37,13 +33,44 @@ def engine_settings(redis_url: str = "redis://127.0.0.1:1/0", **extra: Any) -> S
     )
 
 
+def channel_info(engine: Engine, name: str, **include: bool) -> dict[str, Any] | None:
+    """0.7's channel info, as the API answers it: the engine's snapshot, presented."""
+    snapshot = engine.channel_snapshot(
+        name,
+        include_history=include.get("include_history", True),
+        include_users=include.get("include_users", True),
+    )
+    return None if snapshot is None else presenters.channel_info(snapshot)
+
+
+class Recorder:
+    """EngineEvents that keep every envelope, in the order they arrived."""
+
+    def __init__(self) -> None:
+        self.got: list[Envelope] = []
+        self.resubscribed = 0
+
+    def on_event(self, event: Event) -> None:
+        self.got.append(event)
+
+    def on_control(self, envelope: Control) -> None:
+        self.got.append(envelope)
+
+    def on_resubscribed(self) -> None:
+        self.resubscribed += 1
+
+    def wants(self, channel: str) -> bool:
+        return True
+
+
 class Harness:
-    """An engine started with a recording `deliver`, and a way to wait for deliveries."""
+    """An engine started with a recorder, and a way to wait for deliveries."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.got: list[Envelope] = []
-        engine.start(self.got.append)
+        self.recorder = Recorder()
+        self.got = self.recorder.got
+        engine.start(self.recorder)
 
     def wait_for(self, count: int, timeout: float = 5) -> list[Envelope]:
         wait_until(
@@ -63,7 +90,7 @@ def make_redis_engine(server: RedisServer, **kwargs: Any) -> RedisEngine:
     return RedisEngine(settings, **kwargs)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "memory":
         engine: Engine = MemoryEngine(engine_settings())

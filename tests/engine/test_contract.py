@@ -19,7 +19,7 @@ from channelstream.engine.base import (
 )
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.event import Event
-from tests.engine.conftest import CATCHUP, Harness
+from tests.engine.conftest import CATCHUP, Harness, channel_info
 
 NOW = 1_000.0
 
@@ -115,7 +115,7 @@ def test_publish_stamps_offset_and_epoch_per_stream(harness: Harness) -> None:
     assert one.epoch == two.epoch and one.epoch
     assert other.epoch != one.epoch
     assert engine.position(channel_stream("a")) == (one.epoch, 2)
-    info = engine.channel_info("a", include_history=False, include_users=False)
+    info = channel_info(engine, "a", include_history=False, include_users=False)
     assert info is not None and (info["epoch"], info["offset"]) == (one.epoch, 2)
 
 
@@ -137,7 +137,7 @@ def test_publish_many_is_publish_in_order(harness: Harness) -> None:
     ]
     got = events_of(harness.wait_for(3))
     assert [e.payload["message"]["n"] for e in got] == [1, 3, 4]
-    info = engine.channel_info("a", include_history=True, include_users=False)
+    info = channel_info(engine, "a", include_history=True, include_users=False)
     assert info is not None and [h["message"]["n"] for h in info["history"]] == [1]
     assert engine.counters() == {"total_unique_messages": 3}
     assert engine.publish_many([], now=NOW) == []
@@ -244,14 +244,14 @@ def test_history_keeps_the_newest_messages(harness: Harness) -> None:
     for n in range(1, 6):
         publish(harness, "a", n, history=True)
     publish(harness, "a", 6, history=False)
-    info = engine.channel_info("a", include_history=True, include_users=False)
+    info = channel_info(engine, "a", include_history=True, include_users=False)
     assert info is not None
     assert [item["message"]["n"] for item in info["history"]] == [3, 4, 5]
     assert info["history"][0]["offset"] == 3 and info["history"][0]["epoch"] == info["epoch"]
-    hidden = engine.channel_info("a", include_history=False, include_users=False)
+    hidden = channel_info(engine, "a", include_history=False, include_users=False)
     assert hidden is not None and hidden["history"] == []
     engine.configure_channel("a", {"history_size": 2}, NOW)
-    info = engine.channel_info("a", include_history=True, include_users=False)
+    info = channel_info(engine, "a", include_history=True, include_users=False)
     assert info is not None
     assert [item["message"]["n"] for item in info["history"]] == [4, 5]
 
@@ -260,7 +260,7 @@ def test_history_only_when_the_channel_stores_it(harness: Harness) -> None:
     engine = harness.engine
     engine.ensure_channel("a", None, NOW)
     publish(harness, "a", 1, history=True)
-    info = engine.channel_info("a", include_history=True, include_users=False)
+    info = channel_info(engine, "a", include_history=True, include_users=False)
     assert info is not None and info["history"] == []
 
 
@@ -273,7 +273,7 @@ def test_edit_changes_history_and_window_in_place(harness: Harness) -> None:
     assert uuid is not None
     changes = {"message": {"n": 10}, "edited": "2026-01-01T00:00:00", "channel": "x", "junk": 1}
     assert engine.edit_message(channel_stream("a"), uuid, changes) is True
-    info = engine.channel_info("a", include_history=True, include_users=False)
+    info = channel_info(engine, "a", include_history=True, include_users=False)
     assert info is not None
     edited = info["history"][0]
     assert edited["message"] == {"n": 10} and edited["edited"] == "2026-01-01T00:00:00"
@@ -314,7 +314,7 @@ def test_delete_removes_from_history_and_window(harness: Harness) -> None:
     publish(harness, "a", 2, history=True)
     assert one.uuid is not None
     assert engine.delete_message(channel_stream("a"), one.uuid) is True
-    info = engine.channel_info("a", include_history=True, include_users=False)
+    info = channel_info(engine, "a", include_history=True, include_users=False)
     assert info is not None and [i["message"]["n"] for i in info["history"]] == [2]
     replay = engine.replay(channel_stream("a"), (one.epoch, 0))
     assert [e.offset for e in replay.events] == [2] and replay.gap is None
@@ -524,7 +524,7 @@ def test_channel_info(harness: Harness) -> None:
     for conn_id, user in (("c1", "bob"), ("c2", "alice"), ("c3", "bob")):
         engine.add_connection(conn_id, user, NOW)
         engine.join_channel("a", conn_id, user, NOW + 1)
-    info = engine.channel_info("a", include_history=True, include_users=True)
+    info = channel_info(engine, "a", include_history=True, include_users=True)
     assert info is not None
     assert set(info) >= {
         "uuid",
@@ -542,17 +542,17 @@ def test_channel_info(harness: Harness) -> None:
     assert info["total_connections"] == 3 and info["total_users"] == 2
     assert info["users"] == ["alice", "bob"]
     assert info["last_active"] == "1970-01-01T00:16:41.000000"
-    hidden = engine.channel_info("a", include_history=False, include_users=False)
+    hidden = channel_info(engine, "a", include_history=False, include_users=False)
     assert hidden is not None and hidden["users"] == [] and hidden["total_users"] == 0
     assert hidden["uuid"] == info["uuid"]
-    assert engine.channel_info("nope", include_history=True, include_users=True) is None
+    assert channel_info(engine, "nope", include_history=True, include_users=True) is None
     assert engine.channel_users("a") == ["alice", "bob"]
     assert engine.channel_users("nope") == []
     # Joining twice counts once; leaving (twice) counts once.
     engine.join_channel("a", "c1", "bob", NOW + 2)
     engine.leave_channel("a", "c3", "bob", NOW + 2)
     engine.leave_channel("a", "c3", "bob", NOW + 2)
-    again = engine.channel_info("a", include_history=False, include_users=True)
+    again = channel_info(engine, "a", include_history=False, include_users=True)
     assert again is not None
     assert again["total_connections"] == 2 and again["users"] == ["alice", "bob"]
 
@@ -616,7 +616,7 @@ def test_collect_channels(harness: Harness) -> None:
     epoch = engine.position(channel_stream("old"))[0]
     assert engine.collect_channels(NOW + 50) == ["old"]
     assert sorted(engine.channel_names()) == ["busy", "recent"]
-    assert engine.channel_info("old", include_history=True, include_users=True) is None
+    assert channel_info(engine, "old", include_history=True, include_users=True) is None
     engine.ensure_channel("old", None, NOW + 200)
     assert engine.position(channel_stream("old")) != (epoch, 1)
     assert engine.position(channel_stream("old"))[1] == 0
@@ -627,7 +627,7 @@ def test_publish_marks_the_channel_active(harness: Harness) -> None:
     engine.ensure_channel("a", None, NOW)
     engine.publish(Event(message(1), channel="a"), now=NOW + 100)
     assert engine.collect_channels(NOW + 50) == []
-    info = engine.channel_info("a", include_history=False, include_users=False)
+    info = channel_info(engine, "a", include_history=False, include_users=False)
     assert info is not None and info["last_active"] == "1970-01-01T00:18:20.000000"
 
 

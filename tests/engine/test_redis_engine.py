@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from channelstream import operations
+from channelstream.delivery.hub import Hub
 from channelstream.engine.base import Subscribed, channel_stream
 from channelstream.engine.redis import RedisEngine
-from channelstream.hub import Hub
 from channelstream.model.event import Event
 from channelstream.state import State
-from tests.engine.conftest import CATCHUP, Harness, engine_settings
+from tests.engine.conftest import CATCHUP, Harness, Recorder, channel_info, engine_settings
 from tests.support.memory import connect, listen
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
@@ -26,10 +26,9 @@ MakeEngine = Callable[..., RedisEngine]
 pytestmark = pytest.mark.redis
 
 
-def node(engine: RedisEngine) -> State:
-    hub = Hub()
-    state = State(settings=engine.settings, engine=engine, hub=hub)
-    engine.start(hub.deliver)
+def node(engine: RedisEngine, hub: Hub | None = None) -> State:
+    state = State(settings=engine.settings, engine=engine, hub=hub or Hub())
+    engine.start(state.node)
     return state
 
 
@@ -100,9 +99,9 @@ def test_connect_on_one_node_attach_on_another(fresh_redis: MakeEngine) -> None:
 # -- a node that dies ----------------------------------------------------------------
 def test_a_dead_nodes_connections_become_collectable(fresh_redis: MakeEngine) -> None:
     survivor = fresh_redis()
-    survivor.start(lambda envelope: None)
+    survivor.start(Recorder())
     doomed = fresh_redis(node_ttl=1)
-    doomed.start(lambda envelope: None)
+    doomed.start(Recorder())
     now = time.time()
     doomed.add_connection("on-doomed", "alice", now)
     doomed.add_connection("moves", "bob", now)
@@ -126,19 +125,19 @@ def test_no_collection_while_cut_off_or_just_back(fresh_redis: MakeEngine) -> No
     """After a Redis outage every heartbeat key may have expired: a node collects nothing
     until its own bus is back and the others had the time to heartbeat again."""
     collector = fresh_redis()
-    collector.start(lambda envelope: None)
+    collector.start(Recorder())
     other = fresh_redis(node_ttl=1)
-    other.start(lambda envelope: None)
+    other.start(Recorder())
     now = time.time()
     other.add_connection("elsewhere", "alice", now)
     other.stop()  # its key expires, as it would during an outage
     heartbeat_key = f"{other.prefix}n:{other.node_id}"
     wait_until(lambda: not collector.redis.exists(heartbeat_key), what="the heartbeat key expired")
-    collector.interrupt_bus()  # Redis answers commands, our subscriber is not back yet
+    collector.bus.interrupt()  # Redis answers commands, our subscriber is not back yet
     assert collector.collectable_connections(now - 60) == []
-    collector.resume_bus()  # back: a grace period starts
+    collector.bus.resume()  # back: a grace period starts
     assert collector.collectable_connections(now - 60) == []
-    collector._resumed_at = None  # the grace period is over
+    collector.bus.resumed_at = None  # the grace period is over
     assert collector.collectable_connections(now - 60) == ["elsewhere"]
 
 
@@ -174,28 +173,28 @@ def test_missed_events_are_resent_after_the_bus_comes_back(fresh_redis: MakeEngi
     say(b, "chat", 1)
     wait_until(lambda: len(recorder.of_type("message")) == 1)
     assert isinstance(a.engine, RedisEngine)
-    a.engine.interrupt_bus()
+    a.engine.bus.interrupt()
     assert a.engine.health()["ok"] is False
     for n in (2, 3, 4):
         say(b, "chat", n)
-    a.engine.resume_bus()
+    a.engine.bus.resume()
     wait_until(lambda: len(recorder.of_type("message")) == 4, what="re-sync")
     say(b, "chat", 5)
     wait_until(lambda: len(recorder.of_type("message")) == 5)
     time.sleep(0.2)
     assert [m["offset"] for m in recorder.of_type("message")] == [1, 2, 3, 4, 5]
     assert recorder.of_type("gap") == []
-    assert a.engine.health()["ok"] is True and a.engine.outages == 1
+    assert a.engine.health()["ok"] is True and a.engine.bus.outages == 1
 
 
 def test_a_hole_beyond_the_window_is_announced(fresh_redis: MakeEngine) -> None:
     a, b = node(fresh_redis()), node(fresh_redis())
     recorder = listen(a, connect(a, "alice", ["chat"], state_public_keys=None))
     assert isinstance(a.engine, RedisEngine)
-    a.engine.interrupt_bus()
+    a.engine.bus.interrupt()
     for n in range(1, CATCHUP + 4):
         say(b, "chat", n)
-    a.engine.resume_bus()
+    a.engine.bus.resume()
     wait_until(lambda: len(recorder.of_type("message")) == CATCHUP, what="re-sync")
     epoch = b.engine.position(channel_stream("chat"))[0]
     assert recorder.received[0] == {
@@ -213,9 +212,9 @@ def test_a_hole_in_a_channel_without_frames_is_announced(fresh_redis: MakeEngine
     operations.set_channel_configs(a, {"fleeting": {"store_frames": False}})
     recorder = listen(a, connect(a, "alice", ["fleeting"], state_public_keys=None))
     assert isinstance(a.engine, RedisEngine)
-    a.engine.interrupt_bus()
+    a.engine.bus.interrupt()
     say(b, "fleeting", 1)
-    a.engine.resume_bus()
+    a.engine.bus.resume()
     wait_until(lambda: recorder.of_type("gap"), what="gap notice")
     assert recorder.of_type("gap")[0]["reason"] == "window"
     say(b, "fleeting", 2)
@@ -307,16 +306,14 @@ class CountingHub(Hub):
         super().__init__()
         self.seen: list[Any] = []
 
-    def deliver(self, envelope: Any) -> None:
-        self.seen.append(envelope)
-        super().deliver(envelope)
+    def deliver_event(self, event: Any) -> None:
+        self.seen.append(event)
+        super().deliver_event(event)
 
 
 def test_a_node_decodes_only_channels_it_has_listeners_for(fresh_redis: MakeEngine) -> None:
-    engine = fresh_redis()
     hub = CountingHub()
-    a = State(settings=engine.settings, engine=engine, hub=hub)
-    engine.start(hub.deliver)
+    a = node(fresh_redis(), hub)
     b = node(fresh_redis())
     recorder = listen(a, connect(a, "alice", ["here"], state_public_keys=None))
     b.engine.ensure_channel("elsewhere", None, time.time())
@@ -334,7 +331,7 @@ def test_edits_and_configs_go_through_under_traffic(fresh_redis: MakeEngine) -> 
     have to wait for a quiet moment."""
     writer, editor = fresh_redis(), fresh_redis()
     for engine in (writer, editor):
-        engine.start(lambda envelope: None)
+        engine.start(Recorder())
     writer.ensure_channel("busy", {"store_history": True, "history_size": 50}, 1.0)
     target = writer.publish(
         Event({"type": "message", "uuid": "keep-me", "message": {"v": 0}}, channel="busy"),
@@ -367,10 +364,10 @@ def test_edits_and_configs_go_through_under_traffic(fresh_redis: MakeEngine) -> 
         halt.set()
         for thread in threads:
             thread.join()
-    info = editor.channel_info("busy", include_history=True, include_users=False)
+    info = channel_info(editor, "busy", include_history=True, include_users=False)
     assert info is not None and info["settings"]["history_size"] == 10
     # The flood kept no history: the edited message is its only item.
     assert [(h["uuid"], h["message"]) for h in info["history"]] == [("keep-me", {"v": 20})]
     assert editor.delete_message(channel_stream("busy"), "keep-me") is True
-    info = editor.channel_info("busy", include_history=True, include_users=False)
+    info = channel_info(editor, "busy", include_history=True, include_users=False)
     assert info is not None and info["history"] == []

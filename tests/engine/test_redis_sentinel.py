@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import redis
 
-from channelstream.engine.redis import RedisEngine, make_client
+from channelstream.engine.redis import RedisEngine
+from channelstream.engine.redis.client import make_client
 from tests.engine.conftest import engine_settings
 from tests.engine.test_redis_engine import node, say
 from tests.support.memory import connect, listen

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from channelstream import jsonenc, operations
+from channelstream.delivery.attach import attach
+from channelstream.delivery.hub import Hub
 from channelstream.engine.memory import MemoryEngine
-from channelstream.hub import Hub
 from channelstream.model.event import EventBatch
-from channelstream.realtime.attach import attach
 from channelstream.settings import parse_settings
 from channelstream.state import State
 
@@ -44,7 +44,7 @@ def make_state(**settings: Any) -> State:
         clock=Clock(),
         new_id=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
     )
-    engine.start(hub.deliver)
+    engine.start(state.node)
     return state
 
 

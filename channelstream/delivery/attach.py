@@ -2,6 +2,7 @@
 
 The transport is registered with the hub before the replay is read, and the hub holds live
 events until the replay is sent; the offsets then drop whatever the replay already covered.
+What the replay contains, and when a gap is announced, ``recovery`` decides.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from channelstream import jsonenc
-from channelstream.engine.base import channel_stream, direct_stream
+from channelstream.delivery.hub import DIRECT, LocalConnection, Transport
 from channelstream.errors import BadRequest
-from channelstream.hub import DIRECT, LocalConnection, Transport
 from channelstream.model.connection import Position
 
 if TYPE_CHECKING:
@@ -70,30 +70,7 @@ def attach(
     positions.update({key: resume[key] for key in asked})
     local = state.hub.attach(conn.conn_id, conn.username, conn.channels, positions, transport)
     try:
-        bodies: list[bytes] = []
-        for key in [*sorted(conn.channels), DIRECT]:
-            stream = direct_stream(conn.username) if key is DIRECT else channel_stream(key)
-            replay = state.engine.replay(stream, positions.get(key))
-            events = [event for event in replay.events if event.reaches(conn.username)]
-            if replay.gap and key in asked:
-                bodies.append(
-                    jsonenc.dumps(
-                        {
-                            "type": "gap",
-                            "channel": key,
-                            "epoch": replay.position[0],
-                            "offset": replay.position[1],
-                            "reason": replay.gap,
-                        }
-                    )
-                )
-            state.hub.count_replayed(events)
-            for index, event in enumerate(events):
-                if index == 0 and replay.gap and key not in asked:
-                    bodies.append(jsonenc.dumps({**event.payload, "catchup": True, "gap": True}))
-                else:
-                    bodies.append(event.replayed())
-            local.positions[key] = replay.position
+        bodies = state.recovery.catch_up(local, asked)
         if bodies:
             transport.send_bodies(bodies)
     finally:

@@ -1,7 +1,8 @@
 """This node's live connections and the channels they listen to.
 
-The engine hands every envelope to ``Hub.deliver``; the hub decides which local connections
-get it and passes the events to their transport. It does no I/O itself and never yields:
+The node hands every event to ``Hub.deliver_event`` and every membership change to
+``Hub.apply``; the hub decides which local connections get what and passes the events to
+their transport. It does no I/O itself and never yields:
 transports take the bytes (a WebSocket writes them without blocking or queues them; a held
 long-poll collects them).
 
@@ -13,11 +14,10 @@ once for every member, so the cost per socket is paid per batch, not per message
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-from channelstream.engine.base import Disconnected, Envelope, Subscribed, Unsubscribed
+from channelstream.engine.base import Control, Disconnected, Subscribed, Unsubscribed
 from channelstream.model.connection import Position
 from channelstream.model.event import Event, EventBatch
 
@@ -79,9 +79,6 @@ class Hub:
         # Channel events waiting for the next flush, in publish order per channel.
         self._pending: dict[str, list[Event]] = {}
         self._flush_scheduled = False
-        # Held by an engine's own thread around what it hands in (the Redis bus): a no-op
-        # under gevent, the state lock in a threaded host (channelstream.concurrency).
-        self.guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
 
     # -- attaching transports --------------------------------------------------------
     def attach(
@@ -120,6 +117,11 @@ class Hub:
                 self._drop(self._by_channel, channel, local.conn_id)
         return local.positions
 
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every attached transport (the node is stopping); each detaches itself."""
+        for local in list(self.connections.values()):
+            local.transport.close(code, reason)
+
     @staticmethod
     def _drop(index: dict[str, dict[str, LocalConnection]], key: str, conn_id: str) -> None:
         members = index.get(key)
@@ -129,31 +131,33 @@ class Hub:
                 del index[key]
 
     # -- envelopes from the engine ---------------------------------------------------
-    def deliver(self, envelope: Envelope) -> None:
-        if isinstance(envelope, Event):
-            if envelope.channel is not None:
-                if envelope.channel in self._by_channel:
-                    # Encoded now, while the payload is still in the CPU's cache: at the
-                    # flush, after a thousand other channels' events, the same encoding cost
-                    # several times more. Not for a channel nobody here listens to.
-                    envelope.encode()
-                pending = self._pending.get(envelope.channel)
-                if pending is None:
-                    self._pending[envelope.channel] = [envelope]
-                else:
-                    pending.append(envelope)
-                if not self._flush_scheduled:
-                    self._flush_scheduled = True
-                    self._schedule(self.flush)
-                return
-            members = self._by_user.get(envelope.direct_to or "")
-            if members:
-                batch = EventBatch([envelope])
-                # A copy: a transport may close, and detach, while we iterate.
-                for local in list(members.values()):
-                    self._offer(local, batch.events, batch)
+    def deliver_event(self, event: Event) -> None:
+        """A stamped event: a channel's is gathered until the flush, a direct one goes to
+        the user's local connections at once."""
+        if event.channel is not None:
+            if event.channel in self._by_channel:
+                # Encoded now, while the payload is still in the CPU's cache: at the
+                # flush, after a thousand other channels' events, the same encoding cost
+                # several times more. Not for a channel nobody here listens to.
+                event.encode()
+            pending = self._pending.get(event.channel)
+            if pending is None:
+                self._pending[event.channel] = [event]
+            else:
+                pending.append(event)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._schedule(self.flush)
             return
-        # Membership changes apply after the events published before them.
+        members = self._by_user.get(event.direct_to or "")
+        if members:
+            batch = EventBatch([event])
+            # A copy: a transport may close, and detach, while we iterate.
+            for local in list(members.values()):
+                self._offer(local, batch.events, batch)
+
+    def apply(self, envelope: Control) -> None:
+        """A membership change; it applies after the events published before it."""
         self.flush()
         if isinstance(envelope, Subscribed):
             self._subscribed(envelope)
@@ -176,11 +180,6 @@ class Hub:
             batch = EventBatch(events)
             for local in list(members.values()):
                 self._offer(local, events, batch)
-
-    def offer(self, local: LocalConnection, events: list[Event]) -> None:
-        """Send events to one connection unless its offsets say it has them (re-sync)."""
-        if events:
-            self._offer(local, events, None)
 
     def _offer(self, local: LocalConnection, events: list[Event], batch: EventBatch | None) -> None:
         """Send the events this connection has not been sent and may receive."""
@@ -219,7 +218,10 @@ class Hub:
         for channel, position in envelope.positions.items():
             if channel not in local.channels:
                 local.channels.add(channel)
-                local.positions.setdefault(channel, position)
+                # Delivery starts after the join (an older position would be a stale one
+                # from an earlier membership); recovery then fills anything that arrived
+                # before this envelope.
+                local.positions[channel] = position
                 self._by_channel.setdefault(channel, {})[local.conn_id] = local
 
     def _unsubscribed(self, envelope: Unsubscribed) -> None:
@@ -230,6 +232,9 @@ class Hub:
             if channel in local.channels:
                 local.channels.discard(channel)
                 self._drop(self._by_channel, channel, local.conn_id)
+
+    def listens(self, channel: str) -> bool:
+        return channel in self._by_channel
 
     # -- figures ---------------------------------------------------------------------
     def count_replayed(self, events: list[Event]) -> None:

@@ -1,0 +1,71 @@
+"""The memory engine's records: one stream's offsets and catch-up window, and a channel."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import uuid
+from typing import Any
+
+from channelstream.model.channel import ChannelConfig
+from channelstream.model.connection import Position
+from channelstream.model.event import Event
+
+
+class StreamLog:
+    """One stream's offsets and its catch-up window."""
+
+    __slots__ = ("epoch", "events", "floor", "offset")
+
+    def __init__(self, size: int) -> None:
+        # A fresh epoch per log: offsets from an earlier life of the stream mean nothing.
+        self.epoch = uuid.uuid4().hex[:12]
+        self.offset = 0
+        # Every offset <= floor has left the window; a resume from below it has a gap.
+        self.floor = 0
+        self.events: collections.deque[Event] = collections.deque(maxlen=size)
+
+    def stamp(self, event: Event) -> None:
+        self.offset += 1
+        event.stamp(self.epoch, self.offset)
+
+    def position(self) -> Position:
+        return (self.epoch, self.offset)
+
+    def keep(self, event: Event) -> None:
+        if self.events.maxlen and len(self.events) == self.events.maxlen:
+            self.floor = self.events[0].offset
+        self.events.append(event)
+
+    def after(self, offset: int) -> list[Event]:
+        found = []
+        for event in reversed(self.events):
+            if event.offset <= offset:
+                break
+            found.append(event)
+        found.reverse()
+        return found
+
+    def replace(self, uuid_: str, change: Any) -> bool:
+        for index, event in enumerate(self.events):
+            if event.uuid == uuid_ and event.type == "message":
+                replacement = change(event)
+                if replacement is None:
+                    del self.events[index]
+                else:
+                    self.events[index] = replacement
+                return True
+        return False
+
+
+@dataclasses.dataclass(slots=True)
+class ChannelRecord:
+    name: str
+    config: ChannelConfig
+    log: StreamLog
+    created: float
+    last_active: float
+    uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # username -> conn_ids: presence is per user, connections are counted per user.
+    members: dict[str, set[str]] = dataclasses.field(default_factory=dict)

@@ -1,0 +1,99 @@
+"""What one channelstream application holds while it runs, in one typed place.
+
+``channelstream.app`` builds it when the add-on is included and keeps it in the registry
+under one key; views reach it as ``runtime_of(request)``, the runner as
+``runtime_of(app.registry)``. Background work (the engine's subscriber, the collection and
+heartbeat loops) starts with ``start``: when the application is created, or when the runner
+starts serving, never at configuration time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from channelstream.state import State
+from channelstream.tasks import Tasks
+from channelstream.throttle import SignInThrottle
+
+if TYPE_CHECKING:
+    from channelstream.security import SignatureChecker
+
+REGISTRY_KEY = "channelstream"
+
+
+@dataclasses.dataclass
+class Runtime:
+    state: State
+    # The callable named by channelstream.signature_checker, resolved at configuration.
+    check_signature: SignatureChecker
+    # The route prefix we were included with ("" at the root), and where our static files
+    # are served under it (CORS headers go there too).
+    route_prefix: str = ""
+    static_path: str = "/static/"
+    # The admin panel's page (channelstream/static/admin/index.html), read once.
+    admin_page: str = ""
+    # Swagger UI's files, when swagger-ui-bundle is installed.
+    swagger_ui: str | None = None
+    # The OpenAPI document, built on first use (it needs every route registered).
+    openapi: dict[str, Any] | None = None
+    tasks: Tasks | None = None
+    started: bool = False
+    # Wrong admin passwords, counted per address and per user name (this process only).
+    sign_in_throttle: SignInThrottle = dataclasses.field(default_factory=SignInThrottle)
+
+    def start(self, *, background: bool = True) -> None:
+        """Start the engine (its subscriber, on a networked engine) and, with `background`,
+        the collection and heartbeat loops. A second call does nothing."""
+        if self.started:
+            return
+        self.started = True
+        self.state.engine.start(self.state.node)
+        if background:
+            self.tasks = Tasks(self.state)
+            self.tasks.start()
+        _running.append(self)
+
+    def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        if self.tasks is not None:
+            self.tasks.stop()
+            self.tasks = None
+        self.state.engine.stop()
+        if self in _running:
+            _running.remove(self)
+
+
+# The runtimes started in this process: the runner serves one when the application it is
+# handed is wrapped (by a WSGI middleware) and has no registry to ask.
+_running: list[Runtime] = []
+
+
+def running() -> list[Runtime]:
+    return list(_running)
+
+
+def runtime_of(holder: Any) -> Runtime:
+    """The runtime of a request or a registry."""
+    registry = getattr(holder, "registry", holder)
+    found = registry.get(REGISTRY_KEY) if registry is not None else None
+    if not isinstance(found, Runtime):
+        raise RuntimeError("channelstream is not configured here: config.include('channelstream')")
+    return found
+
+
+def runtime_served(app: Any) -> Runtime:
+    """The runtime of an application a server is handed: its registry's, or, when a WSGI
+    middleware wraps it (and hides the registry), the one started in this process."""
+    registry = getattr(app, "registry", None)
+    if registry is not None:
+        return runtime_of(registry)
+    started = running()
+    if len(started) != 1:
+        raise SystemExit(
+            "channelstream: the served application has no registry and "
+            f"{len(started)} channelstream applications run here; serve one directly"
+        )
+    return started[0]

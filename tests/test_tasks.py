@@ -1,0 +1,85 @@
+"""Background work: each loop one greenlet; a pass collects, heartbeats, and survives a
+failing job."""
+
+from __future__ import annotations
+
+import logging
+
+import gevent
+import pytest
+
+from channelstream import operations
+from channelstream.tasks import Tasks
+from tests.support.memory import Clock, connect, listen, make_state
+
+
+def test_collecting_removes_disconnected_and_idle_connections_with_their_parted() -> None:
+    state = make_state(gc_conns_after=15)
+    configs = {"room": {"notify_presence": True}}
+    watcher = listen(state, connect(state, "watcher", ["room"], channel_configs=configs))
+    gone = connect(state, "leaver", ["room"])
+    idle = connect(state, "sleeper", ["room"])
+    tasks = Tasks(state)
+    assert tasks.collect_connections() == 0
+    operations.disconnect(state, gone)
+    assert isinstance(state.clock, Clock)
+    state.clock.advance(10)
+    state.engine.touch_connection(gone, state.clock())  # activity does not save it
+    assert tasks.collect_connections() == 1
+    state.clock.advance(10)  # sleeper idle 20 s, watcher touched by its attach only
+    state.engine.touch_connection(watcher_id := next(iter(state.hub.connections)), state.clock())
+    assert tasks.collect_connections() == 1
+    parted = [p["user"] for p in watcher.of_type("presence") if p["message"]["action"] == "parted"]
+    assert parted == ["leaver", "sleeper"]
+    assert {conn.conn_id for conn in state.engine.list_connections()} == {watcher_id}
+    assert idle not in state.hub.connections
+
+
+def test_the_heartbeat_touches_the_living_and_skips_the_dead() -> None:
+    state = make_state()
+    alive_id = connect(state, "alice", [])
+    dead_id = connect(state, "bob", [])
+    listen(state, alive_id)
+    dead = listen(state, dead_id)
+    dead.close(1011, "gone")
+    assert isinstance(state.clock, Clock)
+    state.clock.advance(60)
+    assert Tasks(state).heartbeat() == 1
+    engine = state.engine
+    assert engine.get_connection(alive_id).last_active == state.clock()  # type: ignore[union-attr]
+    assert engine.get_connection(dead_id).last_active < state.clock()  # type: ignore[union-attr]
+
+
+def test_users_and_channels_are_forgotten_when_idle() -> None:
+    state = make_state(gc_users_after=100, gc_channels_after=100)
+    conn_id = connect(state, "alice", ["room"])
+    operations.collect_connection(state, conn_id)
+    assert isinstance(state.clock, Clock)
+    state.clock.advance(101)
+    assert Tasks(state).collect_users_and_channels() == (1, 1)
+    assert state.engine.get_user("alice") is None and state.engine.channel_names() == []
+
+
+def test_the_loops_run_at_their_interval_and_outlive_a_failing_pass(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = make_state(gc_conns_interval=0.01, gc_interval=0.01, heartbeat_interval=0.01)
+    tasks = Tasks(state)
+    calls: list[int] = []
+
+    def flaky() -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return 0
+
+    monkeypatch.setattr(tasks, "collect_connections", flaky)
+    with caplog.at_level(logging.ERROR, logger="channelstream.tasks"):
+        tasks.start()
+        gevent.sleep(0.1)
+        tasks.stop()
+    assert len(calls) >= 4  # it went on after the failure
+    assert "background task flaky failed" in caplog.text
+    count = len(calls)
+    gevent.sleep(0.05)
+    assert len(calls) == count  # stopped
