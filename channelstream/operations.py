@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # Delivery rules travel beside a message, never inside what clients receive.
 DELIVERY_KEYS = ("pm_users", "exclude_users", "no_history")
 # Events handed to the engine in one call; other clients get a turn between two calls.
+# Only a batch longer than this is split: should the engine fail half-way (Redis gone),
+# the slices before were published and the answer is an error, so a retry may repeat
+# them (publishing by uuid once only, a later release, makes that harmless).
 PUBLISH_SLICE = 200
 
 
