@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from channelstream.state import State
 from channelstream.tasks import Tasks
+from channelstream.throttle import SignInThrottle
 
 if TYPE_CHECKING:
     from channelstream.security import SignatureChecker
@@ -38,6 +39,8 @@ class Runtime:
     openapi: dict[str, Any] | None = None
     tasks: Tasks | None = None
     started: bool = False
+    # Wrong admin passwords, counted per address and per user name (this process only).
+    sign_in_throttle: SignInThrottle = dataclasses.field(default_factory=SignInThrottle)
 
     def start(self, *, background: bool = True) -> None:
         """Start the engine (its subscriber, on a networked engine) and, with `background`,

@@ -269,6 +269,38 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request body in bytes; a larger one gets 413.",
     ),
     Setting(
+        "max_channels_per_call",
+        _positive_int,
+        "1000",
+        "Most channels one API call may name (`channels`, `exclude_channels`, "
+        "`channel_configs`, `/channel_config`); more gets 422.",
+    ),
+    Setting(
+        "max_users_per_message",
+        _positive_int,
+        "1000",
+        "Most users one message may name in `pm_users` or in `exclude_users`; more gets 422.",
+    ),
+    Setting(
+        "header_timeout",
+        _positive_float,
+        "10",
+        "Seconds a client gets to send a request's line and headers (from its connection, "
+        "or from the first byte of a keep-alive request); then it is closed (408).",
+    ),
+    Setting(
+        "body_timeout",
+        _positive_float,
+        "30",
+        "Seconds a client gets to send a request's body once its headers are in; then 408.",
+    ),
+    Setting(
+        "keepalive_timeout",
+        _positive_float,
+        "75",
+        "Seconds an idle keep-alive connection stays open between two requests.",
+    ),
+    Setting(
         "ws_max_message_size",
         _positive_int,
         "65536",

@@ -72,6 +72,11 @@ class Settings:
     catchup_size: int
     max_history_size: int
     max_body_size: int
+    max_channels_per_call: int
+    max_users_per_message: int
+    header_timeout: float
+    body_timeout: float
+    keepalive_timeout: float
     ws_max_message_size: int
     max_queued_bytes: int
     listen: str

@@ -126,7 +126,15 @@ class ClientViews:
                 "description": "JSONP: wrap the answer in this function call.",
             },
         ),
-        responses={"400": "BadRequest", "404": "NotFound"},
+        responses={
+            "400": "BadRequest",
+            "401": {
+                "description": 'No such connection: {"conn_id": ["Unknown connection"]} '
+                "(0.7.1's answer).",
+                "content": {JSON: {"schema": {"type": "object", "additionalProperties": True}}},
+            },
+            "422": "ValidationFailed",
+        },
     )
     def listen(self) -> Response:
         # 0.7.1: 422 for a malformed conn_id, 401 for an unknown one.
@@ -165,7 +173,7 @@ class ClientViews:
         answer={"type": "boolean"},
         answer_description="true when the connection existed.",
         params=(CONN_ID_QUERY,),
-        responses={"400": "BadRequest"},
+        responses={"400": "BadRequest", "422": "ValidationFailed"},
     )
     @json_view
     def disconnect(self) -> bool:

@@ -10,6 +10,7 @@ from pyramid.response import Response
 
 from channelstream import jsonenc
 from channelstream.errors import RequestError, Unavailable
+from channelstream.redaction import redact
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -42,7 +43,8 @@ def http_exception(exc: HTTPException, request: Request) -> Response:
 
 def unavailable(exc: Exception, request: Request) -> Response:
     """The shared state (Redis) cannot be reached: try again, not a server bug."""
-    log.warning("shared state unavailable on %s %s: %s", request.method, request.path, exc)
+    path = redact(request.path)  # a path may hold "?secret=" percent-encoded
+    log.warning("shared state unavailable on %s %s: %s", request.method, path, exc)
     response = json_response({"request": "Service unavailable, try again"}, 503)
     response.headers["Retry-After"] = "1"
     return response
@@ -58,7 +60,7 @@ def _unavailable_errors() -> tuple[type[Exception], ...]:
 
 
 def unexpected(exc: Exception, request: Request) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.path)
+    log.exception("unexpected error on %s %s", request.method, redact(request.path))
     return json_response({"request": "Internal server error"}, 500)
 
 

@@ -112,6 +112,14 @@ GUARD_ANSWERS: dict[str | None, dict[str, str | dict[str, Any]]] = {
     guards.ADMIN_ACT: {"403": "Forbidden"},
     None: {},
 }
+# What any operation may answer, whatever it does: a body announced over max_body_size, and
+# a node out of file descriptors or (for most) without its engine; and what one that reads
+# a body may answer besides: a body cut short, or too slow.
+EVERY_OPERATION: dict[str, str | dict[str, Any]] = {
+    "413": "PayloadTooLarge",
+    "503": "Unavailable",
+}
+WITH_BODY: dict[str, str | dict[str, Any]] = {"400": "BadRequest", "408": "RequestTimeout"}
 SHARED_RESPONSES = {
     "BadRequest": "Malformed JSON, a wrong top-level type or a bad query parameter.",
     "BadSignature": 'A bad, garbled or expired signature: {"request": "Bad Signature"}.',
@@ -139,7 +147,9 @@ def operation(doc: Doc, guard: str | None) -> dict[str, Any]:
             "description": doc.answer_description,
             **_content(doc.answer, doc.answer_media),
         }
-    derived: dict[str, str | dict[str, Any]] = dict(GUARD_ANSWERS[guard])
+    derived: dict[str, str | dict[str, Any]] = {**EVERY_OPERATION, **GUARD_ANSWERS[guard]}
+    if doc.body is not None:
+        derived.update(WITH_BODY)
     if (doc.body is not None and doc.body_media == JSON) or guard == guards.API:
         derived.update({"400": "BadRequest", "422": "ValidationFailed"})
     for status, value in {**derived, **doc.responses}.items():
@@ -257,6 +267,21 @@ def build_openapi(registry: Registry, prefix: str = "") -> dict[str, Any]:
     error_object = {"$ref": "#/components/schemas/RequestError"}
     for name, description in SHARED_RESPONSES.items():
         components.response(name, {"description": description, **_content(error_object)})
+    field_errors = {"type": "object", "additionalProperties": True}
+    for name, description in (
+        ("PayloadTooLarge", '{"body": ["Larger than N bytes."]}: over max_body_size.'),
+        ("RequestTimeout", '{"body": ["Not received in time."]}: slower than body_timeout.'),
+    ):
+        components.response(name, {"description": description, **_content(field_errors)})
+    components.response(
+        "Unavailable",
+        {
+            "description": "The engine (Redis) cannot be reached, or the node is out of "
+            "connections: try again after Retry-After seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            **_content(error_object),
+        },
+    )
     components.response(
         "ValidationFailed",
         {
