@@ -8,7 +8,7 @@ from channelstream.runtime import runtime_of
 from channelstream.views.admin import AdminViews
 from channelstream.views.api import ServerApiViews
 from channelstream.views.client import ClientViews
-from channelstream.views.guards import ADMIN_PAGE, API, OPTION
+from channelstream.views.guards import ADMIN_PAGE, API, OPTION, POLL, SOCKET
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -42,7 +42,14 @@ def includeme(config: Configurator) -> None:
             **signed,
         )
     route("channelstream.ws", "/ws")
-    view(ClientViews, attr="websocket", route_name="channelstream.ws", request_method="GET")
+    # /ws and /listen are let in by this node's limits (views.guards), before any upgrade.
+    view(
+        ClientViews,
+        attr="websocket",
+        route_name="channelstream.ws",
+        request_method="GET",
+        **{OPTION: SOCKET},
+    )
 
     # Server API: signed calls from the application's backend.
     api_routes = [
@@ -65,7 +72,13 @@ def includeme(config: Configurator) -> None:
 
     # Client API: browsers, with only a conn_id (/ws is above).
     route("channelstream.listen", "/listen")
-    view(ClientViews, attr="listen", route_name="channelstream.listen", request_method="GET")
+    view(
+        ClientViews,
+        attr="listen",
+        route_name="channelstream.listen",
+        request_method="GET",
+        **{OPTION: POLL},
+    )
     route("channelstream.disconnect", "/disconnect")
     view(
         ClientViews,
