@@ -17,7 +17,8 @@ from channelstream.engine.base import (
     channel_stream,
     direct_stream,
 )
-from channelstream.errors import UNKNOWN_CONNECTION, ValidationFailed
+from channelstream.errors import UNKNOWN_CONNECTION, LimitReached, ValidationFailed
+from channelstream.limits import refusals
 from channelstream.model.connection import Connection
 from channelstream.model.event import NOBODY, Event
 from channelstream.model.user import StateValue, User
@@ -48,7 +49,24 @@ def connect(
     user_state: dict[str, StateValue],
     state_public_keys: list[str] | None,
 ) -> tuple[Connection, User]:
+    """Open (or name again) a connection. The limits are checked before anything changes:
+    a refused connect leaves the user, the connection and the channels as they were."""
     now = state.clock()
+    existing = state.engine.get_connection(conn_id) if conn_id else None
+    if existing is not None and existing.username != username:
+        raise ValidationFailed({"conn_id": ["Connection belongs to another user."]})
+    _check_channels_held(state, existing.channels if existing else set(), channels)
+    conn_id = conn_id or state.new_id()
+    most = state.settings.max_connections_per_user
+    conn = state.engine.add_connection(conn_id, username, now, max_per_user=most)
+    if conn is None:
+        raise LimitReached(
+            refusals.PER_USER,
+            429,
+            "username",
+            f"{username} holds {most} connections, the most one user may hold "
+            "(max_connections_per_user); close one first.",
+        )
     found = state.engine.upsert_user(
         username,
         now=now,
@@ -58,11 +76,6 @@ def connect(
     )
     assert found is not None
     user = found[0]
-    conn_id = conn_id or state.new_id()
-    existing = state.engine.get_connection(conn_id)
-    if existing is not None and existing.username != username:
-        raise ValidationFailed({"conn_id": ["Connection belongs to another user."]})
-    conn = state.engine.add_connection(conn_id, username, now)
     _join(state, conn, channels, channel_configs, now)
     refreshed = state.engine.get_connection(conn_id)
     log.info("connected %s as %s", username, conn_id)
@@ -72,7 +85,25 @@ def connect(
 def subscribe(
     state: State, conn: Connection, channels: list[str], channel_configs: dict[str, Any]
 ) -> list[str]:
+    _check_channels_held(state, conn.channels, channels)
     return _join(state, conn, channels, channel_configs, state.clock())
+
+
+def _check_channels_held(state: State, held: set[str], asked: Iterable[str]) -> None:
+    """max_channels_per_connection: what the connection would hold once the call joined
+    its new channels (what one call may name is bounded apart, on the raw body)."""
+    most = state.settings.max_channels_per_connection
+    if not most:
+        return
+    new = set(asked) - held
+    if new and len(held) + len(new) > most:
+        raise LimitReached(
+            refusals.CHANNELS_PER_CONNECTION,
+            422,
+            "channels",
+            f"A connection may be in at most {most} channels (max_channels_per_connection); "
+            f"this one would be in {len(held) + len(new)}.",
+        )
 
 
 def _join(

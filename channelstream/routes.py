@@ -8,7 +8,7 @@ from channelstream.runtime import runtime_of
 from channelstream.views.admin import AdminViews
 from channelstream.views.api import ServerApiViews
 from channelstream.views.client import ClientViews
-from channelstream.views.guards import ADMIN_PAGE, API, OPTION
+from channelstream.views.guards import ADMIN_PAGE, API, OPTION, POLL, SOCKET
 from channelstream.views.methods import refuse_other_methods
 
 if TYPE_CHECKING:
@@ -45,7 +45,14 @@ def includeme(config: Configurator) -> None:
         )
     refuse_other_methods(config, "channelstream.message", ("POST", "PATCH", "DELETE"))
     route("channelstream.ws", "/ws")
-    view(ClientViews, attr="websocket", route_name="channelstream.ws", request_method="GET")
+    # /ws and /listen are let in by this node's limits (views.guards), before any upgrade.
+    view(
+        ClientViews,
+        attr="websocket",
+        route_name="channelstream.ws",
+        request_method="GET",
+        **{OPTION: SOCKET},
+    )
     refuse_other_methods(config, "channelstream.ws", ("GET",))
 
     # Server API: signed calls from the application's backend.
@@ -70,7 +77,13 @@ def includeme(config: Configurator) -> None:
 
     # Client API: browsers, with only a conn_id (/ws is above).
     route("channelstream.listen", "/listen")
-    view(ClientViews, attr="listen", route_name="channelstream.listen", request_method="GET")
+    view(
+        ClientViews,
+        attr="listen",
+        route_name="channelstream.listen",
+        request_method="GET",
+        **{OPTION: POLL},
+    )
     refuse_other_methods(config, "channelstream.listen", ("GET",))
     route("channelstream.disconnect", "/disconnect")
     view(

@@ -5,12 +5,11 @@ the 0.7.1 settings that have no equivalent. ``settings`` reads them into ``Setti
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.parse
-from collections.abc import Callable
-from typing import Any
 
 from channelstream.errors import ConfigurationError
+from channelstream.limits.specs import LIMIT_SETTINGS
+from channelstream.setting_base import Setting
 
 PREFIX = "channelstream."
 ENV_PREFIX = "CHANNELSTREAM_"
@@ -109,15 +108,6 @@ def _redis_url(value: str) -> str:
     if path:
         _database(path[0])
     return value
-
-
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    name: str
-    parse: Callable[[str], Any]
-    default: str
-    doc: str
-    secret: bool = False
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -312,6 +302,7 @@ SETTINGS: tuple[Setting, ...] = (
         "4194304",
         "Bytes that may wait for one slow WebSocket before it is closed with 4008.",
     ),
+    *LIMIT_SETTINGS,
     Setting(
         "listen", _listen, "0.0.0.0:8000", "Address the server runner listens on (`host:port`)."
     ),

@@ -79,6 +79,13 @@ class Settings:
     keepalive_timeout: float
     ws_max_message_size: int
     max_queued_bytes: int
+    max_connections_per_user: int
+    max_channels_per_connection: int
+    max_connections: int
+    upgrades_per_second_per_address: float
+    upgrades_burst_per_address: int
+    client_messages_per_second: float
+    client_messages_burst: int
     listen: str
     backlog: int
     reuse_port: bool

@@ -35,6 +35,8 @@ class MemoryEngine:
         self.users: dict[str, User] = {}
         self.user_logs: dict[str, StreamLog] = {}
         self.connections: dict[str, Connection] = {}
+        # Each user's conn_ids, for max_per_user without a walk over every connection.
+        self._user_conns: dict[str, set[str]] = {}
         self.channels: dict[str, ChannelRecord] = {}
         self.unique_messages = 0
         # The node's methods themselves: a publish costs no lookup on the way.
@@ -110,16 +112,26 @@ class MemoryEngine:
         return gone
 
     # -- connections -----------------------------------------------------------------
-    def add_connection(self, conn_id: str, username: str, now: float) -> Connection:
+    def add_connection(
+        self, conn_id: str, username: str, now: float, *, max_per_user: int = 0
+    ) -> Connection | None:
         conn = self.connections.get(conn_id)
         if conn is None:
+            held = self._user_conns.setdefault(username, set())
+            if max_per_user and len(held) >= max_per_user and self._live(held) >= max_per_user:
+                return None
             conn = Connection(conn_id, username, last_active=now)
             conn.positions[None] = self._user_log(username).position()
             self.connections[conn_id] = conn
+            held.add(conn_id)
         else:
             conn.last_active = now
             conn.disconnected = False
         return conn.copy()
+
+    def _live(self, conn_ids: set[str]) -> int:
+        """Connections not marked disconnected (those are on their way out)."""
+        return sum(1 for conn_id in conn_ids if not self.connections[conn_id].disconnected)
 
     def get_connection(self, conn_id: str) -> Connection | None:
         conn = self.connections.get(conn_id)
@@ -171,7 +183,14 @@ class MemoryEngine:
         ]
 
     def remove_connection(self, conn_id: str) -> Connection | None:
-        return self.connections.pop(conn_id, None)
+        conn = self.connections.pop(conn_id, None)
+        if conn is not None:
+            held = self._user_conns.get(conn.username)
+            if held is not None:
+                held.discard(conn_id)
+                if not held:
+                    del self._user_conns[conn.username]
+        return conn
 
     # -- channels --------------------------------------------------------------------
     def ensure_channel(

@@ -62,6 +62,7 @@ class ServerApiViews:
         answer=responses.ConnectResponseSchema,
         description="Creates (or names again) a connection; the browser then attaches "
         "to it with /ws or /listen using the conn_id.",
+        responses={"429": "TooManyConnections"},
     )
     @json_view
     def connect(self) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 from pyramid.httpexceptions import HTTPException
 from pyramid.response import Response
 
-from channelstream import jsonenc
-from channelstream.errors import RequestError, Unavailable
+from channelstream import jsonenc, security
+from channelstream.errors import LimitReached, RequestError, Unavailable
 from channelstream.redaction import redact
+from channelstream.runtime import runtime_of
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -29,6 +30,19 @@ def json_response(body: object, status: int) -> Response:
 
 def request_error(exc: RequestError, request: Request) -> Response:
     return json_response(exc.body, exc.status)
+
+
+def limit_reached(exc: LimitReached, request: Request) -> Response:
+    """Every refusal by a limit is answered here, so it is counted here (and logged at most
+    once a minute per address: ``limits.refusals``)."""
+    runtime = runtime_of(request)
+    address = security.client_address(request, runtime.state.settings)
+    with runtime.state.concurrency.guard:
+        runtime.limits.refusals.refused(exc.limit, address, exc.message)
+    response = json_response(exc.body, exc.status)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def http_exception(exc: HTTPException, request: Request) -> Response:
@@ -86,6 +100,7 @@ def includeme(config: Configurator) -> None:
     config.add_view_predicate("channelstream_route", OwnRoute)
     for view, context in (
         (request_error, RequestError),
+        (limit_reached, LimitReached),
         (http_exception, HTTPException),
         (unexpected, Exception),
     ):

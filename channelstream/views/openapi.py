@@ -96,6 +96,8 @@ TAGS = {
     guards.ADMIN: "admin",
     guards.ADMIN_PAGE: "admin",
     guards.ADMIN_ACT: "admin",
+    guards.SOCKET: "client API",
+    guards.POLL: "client API",
     None: "client API",
 }
 SECURITY: dict[str | None, list[dict[str, list[str]]]] = {
@@ -103,6 +105,8 @@ SECURITY: dict[str | None, list[dict[str, list[str]]]] = {
     guards.ADMIN: ADMIN,
     guards.ADMIN_PAGE: ADMIN,
     guards.ADMIN_ACT: ADMIN,
+    guards.SOCKET: [],
+    guards.POLL: [],
     None: [],
 }
 GUARD_ANSWERS: dict[str | None, dict[str, str | dict[str, Any]]] = {
@@ -110,6 +114,8 @@ GUARD_ANSWERS: dict[str | None, dict[str, str | dict[str, Any]]] = {
     guards.ADMIN: {"403": "Forbidden"},
     guards.ADMIN_PAGE: {"302": {"description": "Not an admin: to /admin/sign_in."}},
     guards.ADMIN_ACT: {"403": "Forbidden"},
+    guards.SOCKET: {"429": "TooManyUpgrades", "503": "NodeFull"},
+    guards.POLL: {"429": "TooManyUpgrades", "503": "NodeFull"},
     None: {},
 }
 # What any operation may answer, whatever it does: a body announced over max_body_size, and
@@ -125,6 +131,14 @@ SHARED_RESPONSES = {
     "BadSignature": 'A bad, garbled or expired signature: {"request": "Bad Signature"}.',
     "Forbidden": "No signature (or not an admin), or an address not allowed to post.",
     "NotFound": "Unknown connection or channel.",
+}
+# What a limit answers (README "Limits"): {"limit": its setting, field: [message]}.
+LIMIT_RESPONSES = {
+    "TooManyUpgrades": "This client address started connections faster than "
+    "upgrades_per_second_per_address allows; Retry-After says when to try again.",
+    "NodeFull": "This node serves max_connections already; Retry-After says when to try "
+    "again (a load balancer tries another node).",
+    "TooManyConnections": "The user holds max_connections_per_user connections already.",
 }
 
 
@@ -282,6 +296,10 @@ def build_openapi(registry: Registry, prefix: str = "") -> dict[str, Any]:
             **_content(error_object),
         },
     )
+    limit_object = {"$ref": "#/components/schemas/LimitReached"}
+    components.schema("LimitReached", schema=responses.LimitReachedSchema)
+    for name, description in LIMIT_RESPONSES.items():
+        components.response(name, {"description": description, **_content(limit_object)})
     components.response(
         "ValidationFailed",
         {

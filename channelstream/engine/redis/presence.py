@@ -163,8 +163,14 @@ class RedisPresence(RedisPart):
             positions,
         )
 
-    def add_connection(self, conn_id: str, username: str, now: float) -> Connection:
-        snap = self._run("ADD_CONNECTION", conn_id, username, repr(now), self.node_id, new_epoch())
+    def add_connection(
+        self, conn_id: str, username: str, now: float, *, max_per_user: int = 0
+    ) -> Connection | None:
+        snap = self._run(
+            "ADD_CONNECTION", conn_id, username, repr(now), self.node_id, new_epoch(), max_per_user
+        )
+        if isinstance(snap, int):
+            return None  # the user holds max_per_user connections already
         conn = self._connection(conn_id, snap)
         assert conn is not None
         return conn

@@ -17,15 +17,29 @@ end
 """
 
 
+# ARGV[7] is the most connections the user may hold (0: any number). A new one past it is
+# refused with the number the user holds (an integer, where a record is a table); those
+# marked disconnected do not count. Counted and added in this one step: two nodes cannot
+# both admit the last place.
 ADD_CONNECTION = (
     _SNAPSHOT
     + """
 local P, conn, user, now, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local limit = tonumber(ARGV[7])
 local kk = P .. 'k:' .. conn
 if redis.call('EXISTS', kk) == 1 then
   redis.call('HSET', kk, 'disc', 0)
   redis.call('SREM', P .. 'disc', conn)
 else
+  if limit > 0 then
+    local held = redis.call('SCARD', P .. 'uc:' .. user)
+    if held >= limit then
+      for _, other in ipairs(redis.call('SMEMBERS', P .. 'uc:' .. user)) do
+        if redis.call('SISMEMBER', P .. 'disc', other) == 1 then held = held - 1 end
+      end
+      if held >= limit then return held end
+    end
+  end
   redis.call('HSET', kk, 'user', user, 'disc', 0, 'node', node)
   redis.call('SADD', P .. 'uc:' .. user, conn)
   redis.call('SADD', P .. 'nc:' .. node, conn)
