@@ -11,7 +11,9 @@ ChannelstreamError
     ├── Forbidden             403: caller's address not allowed
     ├── NotFound              404: unknown connection, channel or user
     ├── PayloadTooLarge       413: body over max_body_size
-    └── ValidationFailed      422: marshmallow said no; body is {field: [messages]}
+    ├── ValidationFailed      422: marshmallow said no; body is {field: [messages]}
+    └── LimitReached          422, 429 or 503: a limit of channelstream.limits refused;
+                              body is {"limit": setting name, field: [messages]}
 """
 
 from __future__ import annotations
@@ -77,6 +79,20 @@ class PayloadTooLarge(RequestError):
 
 class ValidationFailed(RequestError):
     status = 422
+
+
+class LimitReached(RequestError):
+    """A configured limit refused the call. `limit` names the setting (refusals are counted
+    by it, in the one exception view); `retry_after`, when known, is sent as Retry-After."""
+
+    def __init__(
+        self, limit: str, status: int, field: str, message: str, retry_after: int | None = None
+    ) -> None:
+        super().__init__({"limit": limit, field: [message]})
+        self.limit = limit
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
 
 
 # 0.7.1's answer to a well-formed conn_id that names no connection (no trailing period).

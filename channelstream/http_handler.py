@@ -1,5 +1,11 @@
 """pywsgi's request handler as channelstream serves it: lean header parsing, answers in one
-write, and WebSocket upgrades decided by the Pyramid view.
+write, WebSocket upgrades decided by the Pyramid view, and bounds on what a client may hold.
+
+Bounds (``HttpLimits``, from the settings): a request's line and headers must arrive within
+``header_timeout``, its body within ``body_timeout``, and an idle keep-alive connection is
+closed after ``keepalive_timeout``. Header names must be tokens and values free of control
+characters. A body the application left unread is skipped only when small; otherwise the
+connection closes after the answer (and lingers briefly, so the client still reads it).
 
 It imports gevent but does not monkey-patch: ``channelstream.server`` (the runner) patches
 first and then imports this.
@@ -8,8 +14,6 @@ first and then imports this.
 from __future__ import annotations
 
 import logging
-import os
-import re
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -18,67 +22,19 @@ import gevent
 from gevent import pywsgi
 from geventwebsocket.handler import WebSocketHandler
 
+from channelstream import jsonenc
+from channelstream.http_request import (
+    DEFAULT_LIMITS,
+    HeaderTimeout,
+    HttpLimits,
+    IdleTimeout,
+    RequestHeaders,
+    TimedInput,
+)
 from channelstream.realtime.websocket import UPGRADE_KEY
+from channelstream.redaction import redact
 
 access_log = logging.getLogger("channelstream.access")
-
-# 0.7 accepted the API signature in ?secret=; it must never reach a log.
-_SECRET_PARAM = re.compile(r"([?&;]secret=)[^&;\s\"]*")
-
-
-def redact(line: str) -> str:
-    return _SECRET_PARAM.sub(r"\1***", line)
-
-
-class RequestHeaders:
-    """Request headers for pywsgi, parsed in plain Python.
-
-    pywsgi's default goes through http.client and the email package, about a fifth of what
-    a small API call costs here. This offers what pywsgi asks of it: ``status`` (non-empty
-    means refuse with 400), ``get``, ``getheader``, ``del``, ``headers`` and ``typeheader``.
-    """
-
-    MAX_LINE = 65536
-    MAX_HEADERS = 100
-
-    def __init__(self, fp: Any, *args: Any) -> None:
-        self.status = ""
-        self._items: list[tuple[str, str]] = []
-        # Lowercased name -> first value: pywsgi asks for about eight headers a request.
-        self._first: dict[str, str] = {}
-        for _ in range(self.MAX_HEADERS + 1):
-            line = fp.readline(self.MAX_LINE + 1)
-            if len(line) > self.MAX_LINE:
-                self.status = "Line too long"
-                return
-            if line in (b"\r\n", b"\n", b""):
-                return
-            name, sep, value = line.decode("latin-1").partition(":")
-            if not sep or not name or name != name.strip():
-                self.status = "Malformed header line"
-                return
-            value = value.strip()
-            self._items.append((name, value))
-            self._first.setdefault(name.lower(), value)
-        self.status = "Too many headers"
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._first.get(name.lower(), default)
-
-    getheader = get
-
-    def __delitem__(self, name: str) -> None:
-        lowered = name.lower()
-        self._items = [item for item in self._items if item[0].lower() != lowered]
-        self._first.pop(lowered, None)
-
-    @property
-    def headers(self) -> Any:
-        return (f"{key}: {value}\r\n" for key, value in self._items)
-
-    @property
-    def typeheader(self) -> Any:
-        return self.get("content-type")
 
 
 class ChannelstreamHandler(WebSocketHandler):
@@ -93,8 +49,16 @@ class ChannelstreamHandler(WebSocketHandler):
     MessageClass = RequestHeaders
     environ: dict[str, Any]
     socket: Any  # gevent's socket; None once a WebSocket session owns the connection
+    wsgi_input: Any
     _session: Any = None
     _run_session: Callable[[Any], None] | None = None
+    _requests = 0  # requests started on this connection
+    _header_timer: Any = None
+    _bad_headers = ""
+
+    @property
+    def limits(self) -> HttpLimits:
+        return getattr(self.server, "http_limits", DEFAULT_LIMITS)
 
     def handle(self) -> None:
         # Answers go out in one write; without NODELAY a delayed ACK stalls keep-alive peers.
@@ -104,10 +68,91 @@ class ChannelstreamHandler(WebSocketHandler):
             pass
         super().handle()
 
+    # -- reading a request, within bounds ------------------------------------------------
+    def handle_one_request(self) -> Any:
+        limits = self.limits
+        if self._requests and not self._next_request_within(limits.keepalive_timeout):
+            return None
+        self._requests += 1
+        # From the connection's start (or the next request's first byte) to its last header.
+        timer = self._header_timer = gevent.Timeout.start_new(
+            limits.header_timeout, HeaderTimeout()
+        )
+        try:
+            return super().handle_one_request()
+        finally:
+            timer.close()
+
+    def _next_request_within(self, seconds: float) -> bool:
+        """Wait for the first byte of a keep-alive connection's next request."""
+        timer = gevent.Timeout.start_new(seconds, IdleTimeout())
+        try:
+            # Answers at once when a pipelined request is buffered already; b"" at EOF.
+            return bool(self.rfile.peek(1))
+        except (IdleTimeout, OSError, ValueError):
+            return False
+        finally:
+            timer.close()
+
+    def read_requestline(self) -> str:
+        try:
+            return str(super().read_requestline())
+        except HeaderTimeout:
+            return ""  # not even a request line in time: close without a word
+
+    def read_request(self, raw_requestline: str) -> bool:
+        self._bad_headers = ""
+        try:
+            return bool(super().read_request(raw_requestline))
+        finally:
+            self._header_timer.close()
+            if isinstance(self.headers, RequestHeaders):
+                self._bad_headers = self.headers.status
+
+    def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
+        if isinstance(ex, HeaderTimeout):
+            return "408", _error_answer("408 Request Timeout", {"request": "Request timeout"})
+        super()._handle_client_error(ex)  # logged, redacted (log_error)
+        if self._bad_headers:
+            body: dict[str, Any] = {"headers": [self._bad_headers]}
+        else:
+            body = {"request": "Malformed request line"}
+        return "400", _error_answer("400 Bad Request", body)
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        # Every body is read through the deadline, an upgrade request's too (pywsgi would
+        # hand the raw stream to the application then).
+        plain = self.wsgi_input
+        self.wsgi_input = environ["wsgi.input"] = TimedInput(
+            self.rfile,
+            self.content_length,
+            plain.socket,
+            plain.chunked_input,
+            self.limits.body_timeout,
+        )
+        environ["wsgi.input_terminated"] = True
+        # The request target as sent: request-bound signatures cover it byte for byte
+        # (PATH_INFO is percent-decoded). gunicorn's name for it.
+        environ["RAW_URI"] = self.path
+        return environ
+
+    def handle_one_response(self) -> None:
+        super().handle_one_response()
+        body = self.wsgi_input
+        if body is not None and body.broken and self.socket is not None:
+            self.close_connection = True
+            _linger(self.socket)
+
+    # -- the application and the upgrade -------------------------------------------------
     def run_application(self) -> None:
         self._session = None
         self.environ[UPGRADE_KEY] = self._upgrade
-        pywsgi.WSGIHandler.run_application(self)
+        try:
+            pywsgi.WSGIHandler.run_application(self)
+        finally:
+            # The bound method would tie the request's objects to this handler in a cycle.
+            self.environ.pop(UPGRADE_KEY, None)
         session, run = self._session, self._run_session
         self._session = self._run_session = None
         if session is not None and run is not None:
@@ -136,19 +181,17 @@ class ChannelstreamHandler(WebSocketHandler):
             unused.stream = unused.raw_write = unused.raw_read = None
         self.websocket = None
         leftover = _buffered(self.socket, self.rfile)
-        # The session keeps its own descriptor: pywsgi closes the handler's socket when this
-        # greenlet ends, and with it the request's objects and read buffer.
-        own = gevent.socket.socket(fileno=os.dup(self.socket.fileno()))
+        # The session takes the descriptor itself. Closing the handler's socket object would
+        # not free it: pywsgi's read buffer holds a reference to that socket, and the
+        # request's objects that hold the buffer are freed only by the cycle collector, so
+        # finished sessions kept their descriptors until a collection (rare here).
+        # Detached, the handler's socket no longer owns it, and the session closes it.
+        plain = self.socket
+        own = gevent.socket.socket(plain.family, plain.type, plain.proto, fileno=plain.detach())
         self._session = make_session(own, leftover)
         self._run_session = run
 
-    def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
-        # The request target as sent: request-bound signatures cover it byte for byte
-        # (PATH_INFO is percent-decoded). gunicorn's name for it.
-        environ["RAW_URI"] = self.path
-        return environ
-
+    # -- writing ---------------------------------------------------------------------------
     def _headers(self) -> Any:
         """The environ's HTTP_* items, from the pairs RequestHeaders parsed (pywsgi's own
         version formats them back into lines and splits those again). As in pywsgi, names
@@ -178,21 +221,62 @@ class ChannelstreamHandler(WebSocketHandler):
             self._sendall(b"".join(head))
             self._write(data)
 
-    def log_request(self) -> None:
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(redact(self.format_request()))
-
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Any:
         if self._session is not None:
             return lambda data: None
+        body = getattr(self, "wsgi_input", None)
+        if isinstance(body, TimedInput) and body.abandons():
+            # The rest of the body will not be read: say the connection ends here.
+            headers = [*headers, ("Connection", "close")]
         return super().start_response(status, headers, exc_info)
 
     def process_result(self) -> None:
         if self._session is not None:
             return
         super().process_result()
+
+    # -- logging: never a secret -----------------------------------------------------------
+    def log_request(self) -> None:
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(redact(self.format_request()))
+
+    def log_error(self, msg: str, *args: Any) -> None:
+        """pywsgi's messages quote malformed request lines, queries included."""
+        try:
+            message = msg % args if args else msg
+        except (TypeError, ValueError):
+            message = f"{msg!r} {args!r}"
+        super().log_error(redact(message))
+
+
+# How long a closing connection keeps reading what the client still sends, so that its
+# kernel does not reset the connection before the client has read our answer.
+LINGER_SECONDS = 2.0
+
+
+def _error_answer(status: str, body: Any) -> bytes:
+    """A whole answer for a request refused before the application (then we close)."""
+    data = jsonenc.dumps(body)
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    ).encode() + data
+
+
+def _linger(sock: Any) -> None:
+    """End our side, then drop what the client still sends for a moment (bounded)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        return
+    with gevent.Timeout(LINGER_SECONDS, False):
+        try:
+            while sock.recv(65536):
+                pass
+        except OSError:
+            pass
 
 
 def _buffered(sock: Any, rfile: Any) -> bytes:

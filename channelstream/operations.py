@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from channelstream import jsonenc
+from channelstream.cooperate import EVERY, in_turns, slices
 from channelstream.engine.base import (
     Disconnected,
     Stream,
@@ -16,7 +17,8 @@ from channelstream.engine.base import (
     channel_stream,
     direct_stream,
 )
-from channelstream.errors import UNKNOWN_CONNECTION, ValidationFailed
+from channelstream.errors import UNKNOWN_CONNECTION, LimitReached, ValidationFailed
+from channelstream.limits import refusals
 from channelstream.model.connection import Connection
 from channelstream.model.event import NOBODY, Event
 from channelstream.model.user import StateValue, User
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 
 # Delivery rules travel beside a message, never inside what clients receive.
 DELIVERY_KEYS = ("pm_users", "exclude_users", "no_history")
+# Events handed to the engine in one call; other clients get a turn between two calls.
+# Only a batch longer than this is split: should the engine fail half-way (Redis gone),
+# the slices before were published and the answer is an error, so a retry may repeat
+# them (publishing by uuid once only, a later release, makes that harmless).
+PUBLISH_SLICE = 200
 # The conn_id prefix of a stand-in that holds a departed connection's presence during
 # presence_grace (never a valid conn_id of the API, which are UUIDs).
 STAND_IN = "grace:"
@@ -45,7 +52,24 @@ def connect(
     user_state: dict[str, StateValue],
     state_public_keys: list[str] | None,
 ) -> tuple[Connection, User]:
+    """Open (or name again) a connection. The limits are checked before anything changes:
+    a refused connect leaves the user, the connection and the channels as they were."""
     now = state.clock()
+    existing = state.engine.get_connection(conn_id) if conn_id else None
+    if existing is not None and existing.username != username:
+        raise ValidationFailed({"conn_id": ["Connection belongs to another user."]})
+    _check_channels_held(state, existing.channels if existing else set(), channels)
+    conn_id = conn_id or state.new_id()
+    most = state.settings.max_connections_per_user
+    conn = state.engine.add_connection(conn_id, username, now, max_per_user=most)
+    if conn is None:
+        raise LimitReached(
+            refusals.PER_USER,
+            429,
+            "username",
+            f"{username} holds {most} connections, the most one user may hold "
+            "(max_connections_per_user); close one first.",
+        )
     found = state.engine.upsert_user(
         username,
         now=now,
@@ -55,11 +79,6 @@ def connect(
     )
     assert found is not None
     user = found[0]
-    conn_id = conn_id or state.new_id()
-    existing = state.engine.get_connection(conn_id)
-    if existing is not None and existing.username != username:
-        raise ValidationFailed({"conn_id": ["Connection belongs to another user."]})
-    conn = state.engine.add_connection(conn_id, username, now)
     _join(state, conn, channels, channel_configs, now)
     refreshed = state.engine.get_connection(conn_id)
     log.info("connected %s as %s", username, conn_id)
@@ -69,7 +88,25 @@ def connect(
 def subscribe(
     state: State, conn: Connection, channels: list[str], channel_configs: dict[str, Any]
 ) -> list[str]:
+    _check_channels_held(state, conn.channels, channels)
     return _join(state, conn, channels, channel_configs, state.clock())
+
+
+def _check_channels_held(state: State, held: set[str], asked: Iterable[str]) -> None:
+    """max_channels_per_connection: what the connection would hold once the call joined
+    its new channels (what one call may name is bounded apart, on the raw body)."""
+    most = state.settings.max_channels_per_connection
+    if not most:
+        return
+    new = set(asked) - held
+    if new and len(held) + len(new) > most:
+        raise LimitReached(
+            refusals.CHANNELS_PER_CONNECTION,
+            422,
+            "channels",
+            f"A connection may be in at most {most} channels (max_channels_per_connection); "
+            f"this one would be in {len(held) + len(new)}.",
+        )
 
 
 def _join(
@@ -80,18 +117,21 @@ def _join(
     now: float,
 ) -> list[str]:
     joined: list[str] = []
-    positions = {}
-    for name in sorted(set(channels)):
-        config, _ = state.engine.ensure_channel(name, channel_configs.get(name), now)
-        result = state.engine.join_channel(name, conn.conn_id, conn.username, now)
-        if not result.joined:
-            continue
-        joined.append(name)
-        positions[name] = result.position
-        if result.first_for_user and config.notify_presence:
-            _presence(state, name, conn.username, "joined", now, config)
-    if positions:
-        state.engine.broadcast(Subscribed(conn.conn_id, positions))
+    # In slices, each announced before other clients get a turn: an event published to a
+    # joined channel meanwhile then reaches this connection.
+    for names in slices(sorted(set(channels)), EVERY):
+        positions = {}
+        for name in names:
+            config, _ = state.engine.ensure_channel(name, channel_configs.get(name), now)
+            result = state.engine.join_channel(name, conn.conn_id, conn.username, now)
+            if not result.joined:
+                continue
+            joined.append(name)
+            positions[name] = result.position
+            if result.first_for_user and config.notify_presence:
+                _presence(state, name, conn.username, "joined", now, config)
+        if positions:
+            state.engine.broadcast(Subscribed(conn.conn_id, positions))
     return joined
 
 
@@ -101,7 +141,7 @@ def unsubscribe(state: State, conn: Connection, channels: list[str]) -> list[str
 
 def _leave(state: State, conn: Connection, channels: Iterable[str], now: float) -> list[str]:
     left = []
-    for name in sorted(set(channels)):
+    for name in in_turns(sorted(set(channels))):
         result = state.engine.leave_channel(name, conn.conn_id, conn.username, now)
         if not result.left:
             continue
@@ -174,7 +214,7 @@ def collect_connection(state: State, conn_id: str) -> None:
 def collect_idle_connections(state: State) -> int:
     cutoff = state.clock() - state.settings.gc_conns_after
     gone = state.engine.collectable_connections(cutoff)
-    for conn_id in gone:
+    for conn_id in in_turns(gone):
         collect_connection(state, conn_id)
     return len(gone)
 
@@ -210,7 +250,7 @@ def subscriptions(state: State, conn_id: str) -> list[str]:
 
 def set_channel_configs(state: State, configs: dict[str, dict[str, Any]]) -> list[str]:
     now = state.clock()
-    for name, config in configs.items():
+    for name, config in in_turns(list(configs.items())):
         state.engine.configure_channel(name, config, now)
     return list(configs)
 
@@ -234,7 +274,7 @@ def set_user_state(
         message = {"state": user.public_state, "changed": public_changed}
         timestamp = jsonenc.utc_now_iso(now)
         events = []
-        for name in state.engine.user_channels(username):
+        for name in in_turns(state.engine.user_channels(username)):
             config = state.engine.channel_config(name)
             if config is None or not config.notify_state:
                 continue
@@ -257,12 +297,13 @@ def set_user_state(
 # -- messages ------------------------------------------------------------------------
 def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Publish validated messages in order, in one engine call (one Redis round trip for a
-    whole list); answer them as 0.7 did, defaults filled. As in 0.7.1, a message with
-    neither a channel nor recipients is dropped, from the answer too."""
+    list, or one per PUBLISH_SLICE events of a long one); answer them as 0.7 did, defaults
+    filled. Every message was validated before: none is refused half-way. As in 0.7.1, a
+    message with neither a channel nor recipients is dropped, from the answer too."""
     messages = [m for m in messages if m.get("channel") or m.get("pm_users")]
     items: list[tuple[Event, bool]] = []
     owners: list[dict[str, Any]] = []
-    for message in messages:
+    for message in in_turns(messages):
         message["type"] = "message"
         message["catchup"] = False
         message["edited"] = None
@@ -274,7 +315,9 @@ def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[
         for event in _events(state, payload, message):
             items.append((event, history))
             owners.append(message)
-    stamped_events = state.engine.publish_many(items, now=state.clock())
+    stamped_events: list[Event | None] = []
+    for part in slices(items, PUBLISH_SLICE):
+        stamped_events.extend(state.engine.publish_many(part, now=state.clock()))
     for owner, stamped in zip(owners, stamped_events, strict=True):
         if stamped is not None:
             owner.update(offset=stamped.offset, epoch=stamped.epoch)
@@ -282,7 +325,7 @@ def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[
 
 
 def edit_messages(state: State, edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for edit in edits:
+    for edit in in_turns(edits):
         changes = {k: v for k, v in edit.items() if k not in DELIVERY_KEYS}
         for stream in _streams(edit):
             state.engine.edit_message(stream, edit["uuid"], changes)
@@ -292,7 +335,7 @@ def edit_messages(state: State, edits: list[dict[str, Any]]) -> list[dict[str, A
 
 
 def delete_messages(state: State, deletes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for delete in deletes:
+    for delete in in_turns(deletes):
         for stream in _streams(delete):
             state.engine.delete_message(stream, delete["uuid"])
         payload = {

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from channelstream import jsonenc
+from channelstream.cooperate import in_turns
 from channelstream.engine.base import ChannelSnapshot
 from channelstream.version import __version__
 
@@ -52,7 +53,7 @@ def channels_info(
     excluded = set(exclude_channels)
     result: dict[str, Any] = {"channels": {}, "users": []}
     listed: set[str] = set()
-    for name in names:
+    for name in in_turns(names):  # over every channel of a node: others get turns
         if name in excluded:
             continue
         snapshot = engine.channel_snapshot(

@@ -8,7 +8,8 @@ from channelstream.runtime import runtime_of
 from channelstream.views.admin import AdminViews
 from channelstream.views.api import ServerApiViews
 from channelstream.views.client import ClientViews
-from channelstream.views.guards import ADMIN_PAGE, API, OPTION
+from channelstream.views.guards import ADMIN_PAGE, API, OPTION, POLL, SOCKET
+from channelstream.views.methods import refuse_other_methods
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -21,6 +22,7 @@ def includeme(config: Configurator) -> None:
     view = config.add_view
     signed = {OPTION: API}
     admin = {OPTION: ADMIN_PAGE}
+    config.include("channelstream.views.body")
 
     # CORS preflight: OPTIONS on any path answers 200 (0.7 behaviour). First, so that it
     # matches before any route that does not allow OPTIONS.
@@ -41,8 +43,17 @@ def includeme(config: Configurator) -> None:
             request_method=method,
             **signed,
         )
+    refuse_other_methods(config, "channelstream.message", ("POST", "PATCH", "DELETE"))
     route("channelstream.ws", "/ws")
-    view(ClientViews, attr="websocket", route_name="channelstream.ws", request_method="GET")
+    # /ws and /listen are let in by this node's limits (views.guards), before any upgrade.
+    view(
+        ClientViews,
+        attr="websocket",
+        route_name="channelstream.ws",
+        request_method="GET",
+        **{OPTION: SOCKET},
+    )
+    refuse_other_methods(config, "channelstream.ws", ("GET",))
 
     # Server API: signed calls from the application's backend.
     api_routes = [
@@ -62,10 +73,18 @@ def includeme(config: Configurator) -> None:
             request_method=methods,
             **signed,
         )
+        refuse_other_methods(config, f"channelstream.{name}", methods)
 
     # Client API: browsers, with only a conn_id (/ws is above).
     route("channelstream.listen", "/listen")
-    view(ClientViews, attr="listen", route_name="channelstream.listen", request_method="GET")
+    view(
+        ClientViews,
+        attr="listen",
+        route_name="channelstream.listen",
+        request_method="GET",
+        **{OPTION: POLL},
+    )
+    refuse_other_methods(config, "channelstream.listen", ("GET",))
     route("channelstream.disconnect", "/disconnect")
     view(
         ClientViews,
@@ -73,8 +92,10 @@ def includeme(config: Configurator) -> None:
         route_name="channelstream.disconnect",
         request_method=("GET", "POST"),
     )
+    refuse_other_methods(config, "channelstream.disconnect", ("GET", "POST"))
     route("channelstream.health", "/health")
     view(ClientViews, attr="health", route_name="channelstream.health", request_method="GET")
+    refuse_other_methods(config, "channelstream.health", ("GET",))
 
     # Admin.
     route("channelstream.admin", "/admin")
@@ -87,6 +108,7 @@ def includeme(config: Configurator) -> None:
         request_method=("GET", "POST"),
         **admin,
     )
+    refuse_other_methods(config, "channelstream.admin_json", ("GET", "POST"))
     route("channelstream.admin_sign_in", "/admin/sign_in")
     view(
         AdminViews,
@@ -94,6 +116,7 @@ def includeme(config: Configurator) -> None:
         route_name="channelstream.admin_sign_in",
         request_method=("GET", "POST"),
     )
+    refuse_other_methods(config, "channelstream.admin_sign_in", ("GET", "POST"))
     route("channelstream.admin_sign_out", "/admin/sign_out")
     view(AdminViews, attr="sign_out", route_name="channelstream.admin_sign_out")
     config.include("channelstream.views.admin_panel")

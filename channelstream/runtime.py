@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from channelstream.limits.node import NodeLimits
 from channelstream.state import State
 from channelstream.tasks import Tasks
+from channelstream.throttle import SignInThrottle
 from channelstream.webhooks.sender import WebhookSender
 
 if TYPE_CHECKING:
@@ -41,6 +43,14 @@ class Runtime:
     # This node's webhook sender (channelstream.webhook_url set, background work on).
     webhooks: WebhookSender | None = None
     started: bool = False
+    # Wrong admin passwords, counted per address and per user name (this process only).
+    sign_in_throttle: SignInThrottle = dataclasses.field(default_factory=SignInThrottle)
+    # This node's limits (admission of /ws and /listen, the WebSocket frame rate) and the
+    # count of every refusal by limit: ``limits.refusals.counts``.
+    limits: NodeLimits = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = NodeLimits(self.state.settings, self.state.hub.connections)
 
     def start(self, *, background: bool = True) -> None:
         """Start the engine (its subscriber, on a networked engine) and, with `background`,

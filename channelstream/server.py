@@ -24,9 +24,9 @@ import sys
 from typing import Any, NoReturn
 
 import gevent
-from gevent import pywsgi
 
-from channelstream.http_handler import ChannelstreamHandler
+from channelstream.http_request import HttpLimits
+from channelstream.http_server import ChannelstreamServer
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +155,12 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         settings.listen, os.environ, local_conf, settings.backlog, settings.reuse_port
     )
     tune_garbage_collector()
-    server = pywsgi.WSGIServer(
-        listener, app, handler_class=ChannelstreamHandler, log=None, error_log=log
+    limits = HttpLimits(
+        header_timeout=settings.header_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+        body_timeout=settings.body_timeout,
     )
+    server = ChannelstreamServer(listener, app, http_limits=limits, log=None, error_log=log)
 
     def shutdown(*_: Any) -> None:
         log.info("shutting down")

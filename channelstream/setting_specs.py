@@ -5,12 +5,12 @@ the 0.7.1 settings that have no equivalent. ``settings`` reads them into ``Setti
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from typing import Any
+import urllib.parse
 
-from channelstream import setting_parsers as parse
-from channelstream.setting_parsers import DEFAULT_SIGNATURE_CHECKER
+from channelstream.errors import ConfigurationError
+from channelstream.limits.specs import LIMIT_SETTINGS
+from channelstream.setting_base import Setting
+from channelstream.webhooks.specs import PRESENCE_SETTINGS
 
 PREFIX = "channelstream."
 ENV_PREFIX = "CHANNELSTREAM_"
@@ -20,18 +20,95 @@ PLACEHOLDER_SECRETS = frozenset({"", "secret", "changeme", "admin_secret", "cook
 # Production refuses shorter secrets: 16 random characters are out of reach of guessing,
 # and make_config writes 43.
 MIN_SECRET_LENGTH = 16
+DEFAULT_SIGNATURE_CHECKER = "channelstream.security.check_signature"
+# 0.7.1's name for its (only) signature checker, as its make_config wrote it: the same
+# itsdangerous TimestampSigner check as ours.
+SIGNATURE_CHECKER_071 = "channelstream.utils.DefaultSigner"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
 
 
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    name: str
-    parse: Callable[[str], Any]
-    default: str
-    doc: str
-    # A secret make_config generates and production checks (and logs mask).
-    secret: bool = False
-    # Masked in logs and the admin view, but optional (neither generated nor required).
-    masked: bool = False
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(part for part in value.replace(",", " ").split() if part)
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be greater than 0")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be greater than 0")
+    return number
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level == "WARN":
+        level = "WARNING"
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return level
+
+
+def _signature_checker(value: str) -> str:
+    value = value.strip()
+    return DEFAULT_SIGNATURE_CHECKER if value == SIGNATURE_CHECKER_071 else value
+
+
+def _listen(value: str) -> str:
+    try:
+        parse_listen(value)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
+    return value.strip()
+
+
+def _database(text: str) -> None:
+    if not text.isdigit():
+        raise ValueError(f"the Redis database must be a number, got {text!r}")
+
+
+def _redis_url(value: str) -> str:
+    """Check the URL's shape here, so that a typo is one clear line at start (whether Redis
+    answers is checked when the Redis engine starts)."""
+    value = value.strip()
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme not in REDIS_SCHEMES:
+        raise ValueError(f"must start with one of {', '.join(s + '://' for s in REDIS_SCHEMES)}")
+    parts = urllib.parse.urlsplit(value)
+    try:
+        for host in parts.netloc.rpartition("@")[2].split(","):
+            _ = urllib.parse.urlsplit(f"//{host}").port  # raises on a port that is no number
+    except ValueError:
+        raise ValueError(f"the port must be a number in {value!r}") from None
+    for db in urllib.parse.parse_qs(parts.query).get("db", []):
+        _database(db)
+    path = [piece for piece in parts.path.split("/") if piece]
+    if scheme.endswith("+sentinel"):
+        if not path:
+            raise ValueError("a Sentinel URL names the service: .../service[/db]")
+        path = path[1:]
+    elif scheme == "unix":
+        path = []  # the socket's path
+    if len(path) > 1:
+        raise ValueError(f"the path names one Redis database, got {parts.path!r}")
+    if path:
+        _database(path[0])
+    return value
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -55,41 +132,41 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "allow_posting_from",
-        parse.words,
+        _list,
         "127.0.0.1",
         "Client addresses allowed to call the server API; `0.0.0.0` means any.",
     ),
     Setting(
         "trusted_proxies",
-        parse.words,
+        _list,
         "",
         "Proxy addresses whose X-Forwarded-For names the real client address.",
     ),
-    Setting("allow_cors", parse.words, "*", "Origins allowed by CORS (`*` means any)."),
+    Setting("allow_cors", _list, "*", "Origins allowed by CORS (`*` means any)."),
     Setting(
         "accept_query_secret",
-        parse.boolean,
+        _bool,
         "true",
         "Also accept 0.7's signature in a `?secret=` query parameter, as 0.7.1 did (only "
         "while `legacy_signatures` is on).",
     ),
     Setting(
         "legacy_signatures",
-        parse.boolean,
+        _bool,
         "true",
         "Accept 0.7's signature (itsdangerous, `x-channelstream-secret` header or `?secret=`) "
         "beside the request-bound `x-channelstream-signature`; `false` accepts only the latter.",
     ),
     Setting(
         "signature_checker",
-        parse.signature_checker,
+        _signature_checker,
         DEFAULT_SIGNATURE_CHECKER,
         "Dotted name of the callable `(settings, signed_value) -> None` that checks a 0.7 "
         "signature.",
     ),
     Setting(
         "signature_max_age",
-        parse.positive_int,
+        _positive_int,
         "60",
         "Seconds a server API signature stays valid (a request-bound one: this far from the "
         "server's clock either way).",
@@ -103,14 +180,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "redis_url",
-        parse.redis_url,
+        _redis_url,
         "redis://127.0.0.1:6379/0",
         "Redis URL for the redis engine: `redis://`, `rediss://`, `unix://`, or "
         "`redis+sentinel://host:26379[,host:port...]/service[/db]` for Sentinel.",
     ),
     Setting(
         "node_ttl",
-        parse.positive_float,
+        _positive_float,
         "10",
         "Seconds a node's heartbeat key lives in Redis (redis engine): the connections of a "
         "node that dies lose their presence (`parted` is sent) within about this plus "
@@ -118,147 +195,129 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "gc_conns_after",
-        parse.positive_float,
+        _positive_float,
         "15",
         "Seconds without activity after which a connection is collected.",
     ),
     Setting(
         "gc_conns_interval",
-        parse.positive_float,
+        _positive_float,
         "1",
         "Seconds between connection garbage-collection passes.",
     ),
     Setting(
         "gc_users_after",
-        parse.positive_float,
+        _positive_float,
         "86400",
         "Seconds after its last activity that a user without connections is forgotten.",
     ),
     Setting(
         "gc_channels_after",
-        parse.positive_float,
+        _positive_float,
         "86400",
         "Seconds after its last activity that an empty channel is collected.",
     ),
     Setting(
         "gc_interval",
-        parse.positive_float,
+        _positive_float,
         "60",
         "Seconds between user and channel garbage-collection passes.",
     ),
-    Setting(
-        "presence_grace",
-        parse.non_negative_float,
-        "0",
-        "Seconds a user's presence outlives a connection that went (closed, disconnected, "
-        "idle, its node dead): a new connection of the user within them shows nothing to "
-        "anyone (no `parted` + `joined`, no webhook events); else `parted` follows when they "
-        "end. 0: at once, as 0.7 (docs/webhooks.md).",
-    ),
-    Setting(
-        "webhook_url",
-        parse.webhook_url,
-        "",
-        "Where presence events are POSTed (docs/webhooks.md); empty: no webhook.",
-    ),
-    Setting(
-        "webhook_secret",
-        str,
-        "",
-        "Key(s) that sign webhook requests (several, whitespace-separated, while rotating: "
-        "a `v1` for each); empty: the first of `channelstream.secret`.",
-        masked=True,
-    ),
-    Setting(
-        "webhook_timeout",
-        parse.positive_float,
-        "5",
-        "Seconds a webhook request may take to connect, and then to answer.",
-    ),
-    Setting(
-        "webhook_retry_for",
-        parse.positive_float,
-        "300",
-        "Seconds one failing batch is retried (with backoff) before it is given up.",
-    ),
-    Setting(
-        "webhook_events",
-        parse.event_names,
-        "all",
-        "Events the webhook sends: `all`, or some of user_online, user_offline, "
-        "channel_occupied, channel_vacated, user_joined, user_parted.",
-    ),
-    Setting(
-        "webhook_max_pending",
-        parse.positive_int,
-        "10000",
-        "Events that may wait for the webhook (cluster-wide with Redis); beyond, the oldest "
-        "are dropped, counted and logged.",
-    ),
+    *PRESENCE_SETTINGS,
     Setting(
         "heartbeat_interval",
-        parse.positive_float,
+        _positive_float,
         "5",
         "Seconds between `[]` heartbeats (and WebSocket pings) to attached sockets.",
     ),
     Setting(
         "ping_timeout",
-        parse.positive_float,
+        _positive_float,
         "30",
         "Seconds a WebSocket may stay silent (no pong, no message) before it is closed.",
     ),
     Setting(
         "longpoll_timeout",
-        parse.positive_float,
+        _positive_float,
         "5",
         "Seconds a `/listen` request is held when there is nothing to send.",
     ),
     Setting(
         "catchup_size",
-        parse.positive_int,
+        _positive_int,
         "500",
         "Events kept per channel (and per user's direct stream) for catch-up and resume.",
     ),
     Setting(
         "max_history_size",
-        parse.positive_int,
+        _positive_int,
         "1000",
         "Upper bound on any channel's `history_size`.",
     ),
     Setting(
         "max_body_size",
-        parse.positive_int,
+        _positive_int,
         "1048576",
         "Largest request body in bytes; a larger one gets 413.",
     ),
     Setting(
+        "max_channels_per_call",
+        _positive_int,
+        "1000",
+        "Most channels one API call may name (`channels`, `exclude_channels`, "
+        "`channel_configs`, `/channel_config`); more gets 422.",
+    ),
+    Setting(
+        "max_users_per_message",
+        _positive_int,
+        "1000",
+        "Most users one message may name in `pm_users` or in `exclude_users`; more gets 422.",
+    ),
+    Setting(
+        "header_timeout",
+        _positive_float,
+        "10",
+        "Seconds a client gets to send a request's line and headers (from its connection, "
+        "or from the first byte of a keep-alive request); then it is closed (408).",
+    ),
+    Setting(
+        "body_timeout",
+        _positive_float,
+        "30",
+        "Seconds a client gets to send a request's body once its headers are in; then 408.",
+    ),
+    Setting(
+        "keepalive_timeout",
+        _positive_float,
+        "75",
+        "Seconds an idle keep-alive connection stays open between two requests.",
+    ),
+    Setting(
         "ws_max_message_size",
-        parse.positive_int,
+        _positive_int,
         "65536",
         "Largest message a WebSocket client may send, in bytes; a larger one closes with 1009.",
     ),
     Setting(
         "max_queued_bytes",
-        parse.positive_int,
+        _positive_int,
         "4194304",
         "Bytes that may wait for one slow WebSocket before it is closed with 4008.",
     ),
+    *LIMIT_SETTINGS,
     Setting(
-        "listen",
-        parse.listen_address,
-        "0.0.0.0:8000",
-        "Address the server runner listens on (`host:port`).",
+        "listen", _listen, "0.0.0.0:8000", "Address the server runner listens on (`host:port`)."
     ),
-    Setting("backlog", parse.positive_int, "2048", "Listen backlog of the server socket."),
+    Setting("backlog", _positive_int, "2048", "Listen backlog of the server socket."),
     Setting(
         "reuse_port",
-        parse.boolean,
+        _bool,
         "false",
         "Set SO_REUSEPORT so several worker processes can listen on one port.",
     ),
     Setting(
         "log_level",
-        parse.log_level,
+        _log_level,
         "INFO",
         "Level of the `channelstream` loggers (DEBUG, INFO, WARNING, ERROR, CRITICAL).",
     ),
@@ -284,3 +343,13 @@ IGNORED_071_SETTINGS = {
     "wake_connections_after": ("see channelstream.longpoll_timeout", ()),
     "demo": ("the demo applications live in demo/", ()),
 }
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(f"listen address must be host:port (port 1-65535), got {listen!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    if any(char.isspace() or char in "/@" for char in host):
+        raise ConfigurationError(f"listen address has a bad host: {listen!r}")
+    return host, int(port)

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from channelstream.errors import ConfigurationError
-from channelstream.setting_parsers import parse_listen
 from channelstream.setting_specs import (
     ENV_PREFIX,
     IGNORED_071_SETTINGS,
@@ -27,6 +26,7 @@ from channelstream.setting_specs import (
     SECRET_NAMES,
     SETTINGS,
     Setting,
+    parse_listen,
 )
 
 # Read from here by the rest of the package and the tests.
@@ -80,8 +80,20 @@ class Settings:
     catchup_size: int
     max_history_size: int
     max_body_size: int
+    max_channels_per_call: int
+    max_users_per_message: int
+    header_timeout: float
+    body_timeout: float
+    keepalive_timeout: float
     ws_max_message_size: int
     max_queued_bytes: int
+    max_connections_per_user: int
+    max_channels_per_connection: int
+    max_connections: int
+    upgrades_per_second_per_address: float
+    upgrades_burst_per_address: int
+    client_messages_per_second: float
+    client_messages_burst: int
     listen: str
     backlog: int
     reuse_port: bool

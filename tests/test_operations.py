@@ -8,7 +8,7 @@ import pytest
 
 from channelstream import operations, presenters
 from channelstream.delivery.attach import attach, detach
-from channelstream.errors import ValidationFailed
+from channelstream.errors import LimitReached, ValidationFailed
 from channelstream.state import State
 from tests.support.memory import RecordingTransport, connect, listen, make_state
 
@@ -315,6 +315,44 @@ def test_subscribe_while_attached_starts_delivery(state: State) -> None:
     assert len(transport.of_type("message")) == 1
 
 
+# -- limits --------------------------------------------------------------------------
+def test_a_new_connection_past_max_connections_per_user_is_429_and_changes_nothing() -> None:
+    state = make_state(max_connections_per_user=2)
+    first = connect(state, "alice", ["c"], user_state={"mood": "ok"})
+    connect(state, "alice", ["c"])
+    with pytest.raises(LimitReached) as caught:
+        connect(state, "alice", ["other"], user_state={"mood": "changed"})
+    assert caught.value.status == 429
+    assert caught.value.body["limit"] == "max_connections_per_user"
+    assert "alice holds 2 connections" in caught.value.body["username"][0]
+    user = state.engine.get_user("alice")
+    assert user is not None and user.state == {"mood": "ok"}  # the refused call changed nothing
+    assert state.engine.channel_config("other") is None
+    assert connect(state, "alice", ["c"], conn_id=first) == first  # the same conn_id again
+    connect(state, "bob", ["c"])  # another user
+
+
+def test_channels_past_max_channels_per_connection_are_422_and_nothing_is_joined() -> None:
+    state = make_state(max_channels_per_connection=3)
+    with pytest.raises(LimitReached) as caught:
+        connect(state, "alice", ["a", "b", "c", "d"])
+    assert caught.value.status == 422 and "would be in 4" in caught.value.body["channels"][0]
+    assert state.engine.get_user("alice") is None and state.engine.channel_names() == []
+    conn_id = connect(state, "alice", ["a", "b"])
+    conn = operations.find_connection(state, conn_id)
+    with pytest.raises(LimitReached):
+        operations.subscribe(state, conn, ["c", "d"], {})
+    assert operations.subscriptions(state, conn_id) == ["a", "b"]
+    assert state.engine.channel_config("c") is None
+    # What it holds already does not count twice; up to the limit is fine.
+    assert operations.subscribe(state, conn, ["a", "b", "c"], {}) == ["c"]
+    conn = operations.find_connection(state, conn_id)
+    assert operations.subscribe(state, conn, ["a"], {}) == []
+    with pytest.raises(LimitReached):  # naming it again at /connect: its channels count
+        connect(state, "alice", ["d"], conn_id=conn_id)
+    assert operations.subscriptions(state, conn_id) == ["a", "b", "c"]
+
+
 def test_presence_grace_hides_a_departure_the_user_comes_back_from() -> None:
     state = make_state(presence_grace=5, gc_conns_after=15)
     watcher_id = connect(state, "watcher", ["c"], channel_configs=PRESENCE)
@@ -355,3 +393,16 @@ def test_without_presence_grace_a_departure_shows_at_once_as_in_0_7() -> None:
     connect(state, "alice", ["c"])
     actions = [p["message"]["action"] for p in watcher.of_type("presence")]
     assert actions == ["joined", "parted", "joined"]
+
+
+def test_a_stand_in_holds_no_place_under_max_connections_per_user() -> None:
+    # A reload with presence_grace: the departed page's stand-in must not keep the user
+    # from connecting again.
+    state = make_state(presence_grace=5, max_connections_per_user=1)
+    first = connect(state, "alice", ["c"])
+    operations.disconnect(state, first)
+    operations.collect_idle_connections(state)
+    second = connect(state, "alice", ["c"])
+    assert {conn.conn_id for conn in state.engine.list_connections()} >= {second}
+    with pytest.raises(LimitReached):
+        connect(state, "alice", ["c"])  # the new connection does hold her place

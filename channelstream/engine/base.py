@@ -237,8 +237,14 @@ class UserStore(Protocol):
 
 
 class ConnectionStore(Protocol):
-    def add_connection(self, conn_id: str, username: str, now: float) -> Connection:
-        """Register a connection, or answer the existing one with that id. A new one records
+    def add_connection(
+        self, conn_id: str, username: str, now: float, *, max_per_user: int = 0
+    ) -> Connection | None:
+        """Register a connection, or answer the existing one with that id (and clear its
+        disconnected mark). With `max_per_user`, a new connection is refused (None) while
+        the user holds that many connections not marked disconnected (stand-ins, see
+        `retire_connection`, are not held): counted and added in one atomic step, so that
+        callers on several nodes cannot both pass the limit. A new one records
         ``user_online`` when the user had no other connection."""
 
     def get_connection(self, conn_id: str) -> Connection | None: ...

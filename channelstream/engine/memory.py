@@ -1,6 +1,7 @@
 """The embedded engine: everything in this process's memory, envelopes handed straight to
 this node. No method yields to another greenlet, so each call is atomic without a lock (and
-records its presence transitions, ``memory_outbox``, within that same call)."""
+records its presence transitions, ``memory_outbox``, within that same call). Users live in
+``memory_users``, stream and channel records in ``memory_log``."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from channelstream.engine.base import (
 )
 from channelstream.engine.memory_log import ChannelRecord, StreamLog
 from channelstream.engine.memory_outbox import MemoryOutbox
+from channelstream.engine.memory_users import MemoryUsers
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
 from channelstream.model.event import Event
-from channelstream.model.user import StateValue, User
+from channelstream.model.user import User
 from channelstream.settings import Settings
 
 
@@ -31,14 +33,17 @@ def _ignore(envelope: object) -> None:
     """Where envelopes go while the engine is not started."""
 
 
-class MemoryEngine(MemoryOutbox):
+class MemoryEngine(MemoryUsers, MemoryOutbox):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.users: dict[str, User] = {}
         self.user_logs: dict[str, StreamLog] = {}
         self.connections: dict[str, Connection] = {}
-        # Username -> its conn_ids: whether a connection is the user's first or last.
-        self.user_connections: dict[str, set[str]] = {}
+        # Each user's conn_ids: for max_per_user without a walk over every connection, and
+        # whether a connection is the user's first or last (user_online, user_offline).
+        self._user_conns: dict[str, set[str]] = {}
+        # Stand-ins of departed connections (presence_grace): no user holds them.
+        self._stand_ins: set[str] = set()
         self.channels: dict[str, ChannelRecord] = {}
         self.unique_messages = 0
         # The node's methods themselves: a publish costs no lookup on the way.
@@ -57,78 +62,34 @@ class MemoryEngine(MemoryOutbox):
     def health(self) -> dict[str, Any]:
         return {"ok": True, "engine": "memory"}
 
-    # -- users -----------------------------------------------------------------------
-    def upsert_user(
-        self,
-        username: str,
-        *,
-        now: float,
-        fresh_state: dict[str, StateValue] | None = None,
-        changes: dict[str, StateValue] | None = None,
-        public_keys: list[str] | None = None,
-        create: bool = True,
-    ) -> tuple[User, list[dict[str, Any]]] | None:
-        user = self.users.get(username)
-        if user is None:
-            if not create:
-                return None
-            user = User(username, dict(fresh_state or {}))
-            self.users[username] = user
-        if public_keys is not None:
-            user.public_keys = list(public_keys)
-        changed = user.merge_state(changes or {})
-        user.last_active = now
-        return user.copy(), changed
-
-    def get_user(self, username: str) -> User | None:
-        user = self.users.get(username)
-        return user.copy() if user else None
-
-    def get_users(self, usernames: list[str]) -> list[User]:
-        return [self.users[name].copy() for name in usernames if name in self.users]
-
-    def user_states(
-        self, usernames: list[str], *, public: bool
-    ) -> list[tuple[str, dict[str, StateValue]]]:
-        # Fresh dicts, not whole copies of every User: a channel of 100 users made copying
-        # half the cost of a /connect.
-        users = self.users
-        return [
-            (name, users[name].public_state if public else dict(users[name].state))
-            for name in usernames
-            if name in users
-        ]
-
-    def list_users(self) -> list[User]:
-        return [user.copy() for user in self.users.values()]
-
-    def collect_users(self, idle_before: float) -> list[str]:
-        busy = {conn.username for conn in self.connections.values()}
-        gone = [
-            name
-            for name, user in self.users.items()
-            if name not in busy and user.last_active < idle_before
-        ]
-        for name in gone:
-            del self.users[name]
-            self.user_logs.pop(name, None)
-        return gone
-
     # -- connections -----------------------------------------------------------------
-    def add_connection(self, conn_id: str, username: str, now: float) -> Connection:
+    def add_connection(
+        self, conn_id: str, username: str, now: float, *, max_per_user: int = 0
+    ) -> Connection | None:
         conn = self.connections.get(conn_id)
         if conn is None:
+            held = self._user_conns.setdefault(username, set())
+            if max_per_user and len(held) >= max_per_user and self._live(held) >= max_per_user:
+                return None
             conn = Connection(conn_id, username, last_active=now)
             conn.positions[None] = self._user_log(username).position()
             self.connections[conn_id] = conn
-            mine = self.user_connections.setdefault(username, set())
-            if not mine:
+            if not held:
                 self._record("user_online", now, None, username)
-            mine.add(conn_id)
+            held.add(conn_id)
         else:
             conn.last_active = now
             conn.disconnected = False
         return conn.copy()
+
+    def _live(self, conn_ids: set[str]) -> int:
+        """Connections not marked disconnected (those are on their way out), stand-ins not
+        counted (they hold a departed connection's presence, not a socket)."""
+        return sum(
+            1
+            for conn_id in conn_ids
+            if not self.connections[conn_id].disconnected and conn_id not in self._stand_ins
+        )
 
     def get_connection(self, conn_id: str) -> Connection | None:
         conn = self.connections.get(conn_id)
@@ -182,11 +143,13 @@ class MemoryEngine(MemoryOutbox):
     def remove_connection(self, conn_id: str, now: float) -> Connection | None:
         conn = self.connections.pop(conn_id, None)
         if conn is not None:
-            mine = self.user_connections.get(conn.username, set())
-            mine.discard(conn_id)
-            if not mine:
-                self.user_connections.pop(conn.username, None)
-                self._record("user_offline", now, None, conn.username)
+            self._stand_ins.discard(conn_id)
+            held = self._user_conns.get(conn.username)
+            if held is not None:
+                held.discard(conn_id)
+                if not held:
+                    del self._user_conns[conn.username]
+                    self._record("user_offline", now, None, conn.username)
         return conn
 
     def retire_connection(
@@ -204,7 +167,8 @@ class MemoryEngine(MemoryOutbox):
                 members.add(stand_in)
                 held.channels.add(name)
         self.connections[stand_in] = held
-        mine = self.user_connections.setdefault(conn.username, set())
+        self._stand_ins.add(stand_in)
+        mine = self._user_conns.setdefault(conn.username, set())
         mine.discard(conn_id)
         mine.add(stand_in)
         return conn

@@ -19,12 +19,12 @@ import collections
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from wsproto.connection import Connection as WSConnection
 from wsproto.connection import ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import ProtocolError
 
 from channelstream.model.event import EventBatch
@@ -35,11 +35,16 @@ from channelstream.realtime.frames import (
     text_frame,
 )
 
+if TYPE_CHECKING:
+    from channelstream.limits.buckets import TokenBucket
+    from channelstream.limits.node import FrameRate
+
 log = logging.getLogger(__name__)
 
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_PING_TIMEOUT = 1011
 CLOSE_TRY_AGAIN = 1013
@@ -64,6 +69,7 @@ class WebSocketSession:
     __slots__ = (
         "_bodies",
         "_clock",
+        "_frame_rate",
         "_grace",
         "_head_partial",
         "_message_size",
@@ -76,6 +82,7 @@ class WebSocketSession:
         "_writer",
         "closed",
         "conn_id",
+        "frame_bucket",
         "last_seen",
         "max_message",
         "max_queued",
@@ -92,6 +99,7 @@ class WebSocketSession:
         max_queued: int,
         clock: Callable[[], float],
         leftover: bytes = b"",
+        frame_rate: FrameRate | None = None,
     ) -> None:
         self.sock = sock
         self._raw = getattr(sock, "_sock", sock)
@@ -119,6 +127,10 @@ class WebSocketSession:
         self._grace = 0
         self._watcher: Any = None
         self._on_end: Callable[[], None] | None = None
+        # client_messages_per_second (shared by every session), and this client's bucket,
+        # made on its first frame: nothing for a socket that never says a word.
+        self._frame_rate = frame_rate
+        self.frame_bucket: TokenBucket | None = None
 
     # -- the hub's side (never blocks) -----------------------------------------------
     def send_batch(self, batch: EventBatch) -> None:
@@ -327,11 +339,19 @@ class WebSocketSession:
                 writer.join(CLOSE_TIMEOUT)
             self.sock.close()
 
+    def _over_rate(self) -> bool:
+        """A frame arrived: past client_messages_per_second, close with 1008 (limits.node)."""
+        rate = self._frame_rate
+        if rate is None or rate.allows(self):
+            return False
+        self.close(CLOSE_POLICY, "too many messages")
+        return True
+
     def _handle_events(self) -> bool:
         """Act on what the client sent; False once the close handshake is over."""
         for event in self.ws.events():
             if isinstance(event, (TextMessage, BytesMessage)):
-                if self.closed:
+                if self.closed or (event.frame_finished and self._over_rate()):
                     continue
                 self._message_size += len(event.data)
                 if self._message_size > self.max_message:
@@ -342,8 +362,11 @@ class WebSocketSession:
                     # last_seen is set on every read, and the heartbeat pass reports it.
                     self._message_size = 0
             elif isinstance(event, Ping):
-                if not self.closed:
+                if not self.closed and not self._over_rate():
                     self._write(self.ws.send(event.response()))
+            elif isinstance(event, Pong):
+                if not self.closed:
+                    self._over_rate()
             elif isinstance(event, CloseConnection):
                 if self.ws.state is ConnectionState.OPEN:
                     # wsproto reports a frame it could not parse as a close with the RFC's

@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 
 from channelstream.schemas.fields import (
     BaseSchema,
+    Boolean,
     LowerUUID,
     channel_list,
     channel_name,
@@ -17,23 +18,23 @@ from channelstream.schemas.fields import (
 
 
 class ChannelConfigSchema(BaseSchema):
-    notify_presence = fields.Boolean(load_default=False)
-    store_history = fields.Boolean(load_default=False)
+    notify_presence = Boolean(load_default=False)
+    store_history = Boolean(load_default=False)
     history_size = fields.Integer(load_default=10, validate=validate.Range(min=0))
-    broadcast_presence_with_user_lists = fields.Boolean(load_default=False)
-    notify_state = fields.Boolean(load_default=False)
-    store_frames = fields.Boolean(load_default=True)
+    broadcast_presence_with_user_lists = Boolean(load_default=False)
+    notify_state = Boolean(load_default=False)
+    store_frames = Boolean(load_default=True)
 
 
 class ChannelConfigChangesSchema(ChannelConfigSchema):
     """For /channel_config: only the keys sent change an existing channel."""
 
-    notify_presence = fields.Boolean()
-    store_history = fields.Boolean()
+    notify_presence = Boolean()
+    store_history = Boolean()
     history_size = fields.Integer(validate=validate.Range(min=0))
-    broadcast_presence_with_user_lists = fields.Boolean()
-    notify_state = fields.Boolean()
-    store_frames = fields.Boolean()
+    broadcast_presence_with_user_lists = Boolean()
+    notify_state = Boolean()
+    store_frames = Boolean()
 
 
 def channel_configs() -> fields.Dict:
@@ -43,12 +44,12 @@ def channel_configs() -> fields.Dict:
 
 
 class InfoSchema(BaseSchema):
-    include_history = fields.Boolean(load_default=True)
-    include_users = fields.Boolean(load_default=True)
+    include_history = Boolean(load_default=True)
+    include_users = Boolean(load_default=True)
     channels = channel_list(load_default=None, allow_none=True)
     exclude_channels = channel_list(load_default=list)
-    include_connections = fields.Boolean(load_default=False)
-    return_public_state = fields.Boolean(load_default=False)
+    include_connections = Boolean(load_default=False)
+    return_public_state = Boolean(load_default=False)
 
 
 _DEFAULT_INFO: dict[str, Any] | None = None

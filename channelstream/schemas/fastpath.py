@@ -3,8 +3,9 @@
 marshmallow costs about half of a publish. This accepts only the plain, common shapes that
 ``MessageSchema`` and ``ConnectSchema`` would accept, and answers exactly what they would
 answer; anything else (a missing or odd field, a timestamp to parse, a value marshmallow
-would coerce, nested configs) answers None and goes through the schema, which stays the
-specification and writes every error. A property test holds the two to the same answers.
+would coerce, nested configs, a message nested too deep) answers None and goes through the
+schema, which stays the specification and writes every error. A property test holds the two
+to the same answers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from typing import Any
 
 from channelstream.schemas.connections import default_info
-from channelstream.schemas.fields import new_uuid, utc_now_iso
+from channelstream.schemas.fields import new_uuid, utc_now_iso, within_nesting
 
 # Keys of ConnectSchema whose nested values only the schema checks; keys it does not know
 # are dropped by it, and ignored here too.
@@ -60,6 +61,7 @@ def _message(item: Any, timestamp: str) -> dict[str, Any] | None:
         or not 1 <= len(user) <= 512
         or type(message) is not dict
         or "timestamp" in item
+        or not within_nesting(message)
     ):
         return None
     if "uuid" in item:

@@ -34,6 +34,45 @@ class StateValue(fields.Field):
         raise ValidationError("Value is not type of string, integer, boolean or float.")
 
 
+class Boolean(fields.Boolean):
+    """0.7.1's booleans (marshmallow 2): true/false, 1/0 and these strings, nothing else.
+
+    marshmallow 3 also takes "yes", "on", "y"...; backends written for 0.7 never sent them,
+    and a typo should be an error rather than a silent true."""
+
+    # As in marshmallow 2.x: True == 1 and False == 0 == 0.0 in a set, so 1.0 is true too.
+    truthy = {"t", "T", "true", "True", "TRUE", "1", 1}
+    falsy = {"f", "F", "false", "False", "FALSE", "0", 0}
+
+
+# How deep a message may nest objects and arrays (the message object itself is level 1).
+# orjson encodes at most 254 levels, and a stored message is encoded inside up to five more
+# (admin.json: answer, channels, channel, history, event); 64 leaves room and is more than
+# any real message needs. Refused when validated, so nothing unencodable is ever stored.
+MAX_NESTING = 64
+
+
+def within_nesting(value: Any, levels: int = MAX_NESTING) -> bool:
+    """Whether a dict or list nests no more than `levels` objects and arrays deep."""
+    if levels <= 0:
+        return False
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if (kind is dict or kind is list) and not within_nesting(item, levels - 1):
+            return False
+    return True
+
+
+class Payload(fields.Dict):
+    """A message's own content: any JSON object that can be encoded again."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        if not within_nesting(loaded):
+            raise ValidationError(f"Nested more than {MAX_NESTING} levels deep.")
+        return loaded
+
+
 class LowerUUID(fields.UUID):
     """A UUID, answered as the lowercase string clients compare."""
 
@@ -92,8 +131,11 @@ def state_dict() -> fields.Dict:
 
 
 __all__ = [
+    "MAX_NESTING",
     "BaseSchema",
+    "Boolean",
     "LowerUUID",
+    "Payload",
     "StateValue",
     "Timestamp",
     "channel_list",
@@ -103,4 +145,5 @@ __all__ = [
     "user_list",
     "username",
     "utc_now_iso",
+    "within_nesting",
 ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, post_load
+from marshmallow import post_load
 
 from channelstream.schemas.fields import (
     BaseSchema,
+    Boolean,
     LowerUUID,
+    Payload,
     Timestamp,
     channel_name,
     new_uuid,
@@ -24,21 +26,21 @@ class DeliverySchema(BaseSchema):
     channel = channel_name(load_default=None, allow_none=True)
     pm_users = user_list()
     exclude_users = user_list()
-    no_history = fields.Boolean(load_default=False)
+    no_history = Boolean(load_default=False)
 
 
 class MessageSchema(DeliverySchema):
     uuid = LowerUUID(load_default=new_uuid)
     timestamp = Timestamp(load_default=utc_now_iso)
     user = username(required=True)
-    message = fields.Dict(load_default=dict)
+    message = Payload(load_default=dict)
 
 
 class MessageEditSchema(DeliverySchema):
     uuid = LowerUUID(required=True)
     timestamp = Timestamp()
     user = username()
-    message = fields.Dict()
+    message = Payload()
     edited = Timestamp(load_default=utc_now_iso)
 
     @post_load

@@ -210,6 +210,13 @@ class RequestErrorSchema(BaseSchema):
     request = fields.Raw(metadata={"example": "Bad Signature"})
 
 
+class LimitReachedSchema(BaseSchema):
+    """422, 429 or 503 from a limit: the setting's name, and messages by field."""
+
+    limit = fields.String(metadata={"example": "max_connections_per_user"})
+    request = fields.List(fields.String(), metadata={"description": "Or another field."})
+
+
 class AdminDisconnectResponseSchema(BaseSchema):
     conn_id = fields.String(metadata={"format": "uuid"})
     disconnected = fields.Boolean(metadata={"description": "false when no such connection exists."})

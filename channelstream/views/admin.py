@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING
 
 import gevent
@@ -12,6 +13,7 @@ from pyramid.response import Response
 from channelstream import presenters, security
 from channelstream.runtime import runtime_of
 from channelstream.schemas import responses
+from channelstream.views.body import form_fields
 from channelstream.views.errors import json_response
 from channelstream.views.helpers import state_of
 from channelstream.views.openapi import documented
@@ -39,6 +41,7 @@ channelstream admin</h1>
  required{error_describedby}{focus_password}></div>
 <button type="submit" class="primary">Sign in</button></form></main></body></html>
 """
+
 
 # The panel's page (channelstream/static/admin/index.html) names its URLs with these.
 PAGE_URLS = {
@@ -91,7 +94,17 @@ class AdminViews:
         body_media="application/x-www-form-urlencoded",
         responses={
             "302": {"description": "Signed in: to /admin, with the cookie."},
-            "401": {"description": "Wrong user name or password: the form again."},
+            "400": "BadRequest",
+            "401": {
+                "description": "Wrong user name or password: the form again.",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            "429": {
+                "description": "Too many failed sign-ins from this address or for this user "
+                "name: the form again, with Retry-After (seconds).",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
         },
     )
     @documented(
@@ -103,37 +116,51 @@ class AdminViews:
         answer_media="text/html",
     )
     def sign_in(self) -> Response:
-        error = ""
-        if self.request.method == "POST":
-            username = self.request.POST.get("username", "").strip()
-            password = self.request.POST.get("password", "")
-            if security.credentials_match(self.state.settings, username, password):
-                response = HTTPFound(self.request.route_url("channelstream.admin"))
-                response.set_cookie(
-                    security.ADMIN_COOKIE,
-                    security.admin_cookie_value(self.state.settings),
-                    max_age=security.ADMIN_COOKIE_MAX_AGE,
-                    httponly=True,
-                    samesite="Lax",
-                    path="/",
-                )
-                return response
-            # Slow down guessing without holding a thread: this is a greenlet.
-            gevent.sleep(0.5)
-            error = (
-                '<p class="error" id="sign-in-error" role="alert">Wrong user name or password.</p>'
+        if self.request.method != "POST":
+            return self._sign_in_page()
+        settings = self.state.settings
+        form = form_fields(self.request, settings.max_body_size)
+        username = form.get("username", "").strip()
+        password = form.get("password", "")
+        address = security.client_address(self.request, settings)
+        throttle = runtime_of(self.request).sign_in_throttle
+        wait = math.ceil(throttle.retry_after(address, username))
+        if wait > 0:
+            page = self._sign_in_page(
+                username, f"Too many failed sign-ins: try again in {wait} s.", status=429
             )
+            page.headers["Retry-After"] = str(wait)
+            return page
+        if security.credentials_match(settings, username, password):
+            throttle.succeeded(address)
+            response = HTTPFound(self.request.route_url("channelstream.admin"))
+            response.set_cookie(
+                security.ADMIN_COOKIE,
+                security.admin_cookie_value(settings),
+                max_age=security.ADMIN_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                path="/",
+            )
+            return response
+        throttle.failed(address, username)
+        # Slow down guessing without holding a thread: this is a greenlet.
+        gevent.sleep(0.5)
+        return self._sign_in_page(username, "Wrong user name or password.", status=401)
+
+    def _sign_in_page(self, username: str = "", error: str = "", status: int = 200) -> Response:
+        alert = f'<p class="error" id="sign-in-error" role="alert">{html.escape(error)}</p>'
         page = SIGN_IN_PAGE.format(
-            error=error,
+            error=alert if error else "",
             error_describedby=' aria-describedby="sign-in-error"' if error else "",
             # After a wrong password the user name stays: the password is what to retype.
             focus_user="" if error else " autofocus",
             focus_password=" autofocus" if error else "",
-            username=html.escape(self.request.POST.get("username", "")) if error else "",
+            username=html.escape(username),
             action=html.escape(self.request.route_url("channelstream.admin_sign_in")),
             css=html.escape(self.request.static_url("channelstream:static/admin/admin.css")),
         )
-        return Response(page, content_type="text/html", status=401 if error else 200)
+        return Response(page, content_type="text/html", status=status)
 
     @documented(
         "Sign out: drops the cookie",

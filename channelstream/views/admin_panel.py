@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import fields
 
 from channelstream import operations, presenters
-from channelstream.errors import BadRequest, NotFound, RequestError
+from channelstream.errors import BadRequest, NotFound
 from channelstream.runtime import runtime_of
 from channelstream.schemas import responses
 from channelstream.schemas.connections import ChannelConfigChangesSchema, DisconnectSchema
 from channelstream.schemas.fields import BaseSchema, channel_name
 from channelstream.schemas.messages import MessageSchema
+from channelstream.views.call_limits import check_messages
 from channelstream.views.guards import ADMIN_ACT, OPTION
 from channelstream.views.helpers import json_body, json_view, load, state_of
+from channelstream.views.methods import refuse_other_methods
 from channelstream.views.openapi import documented
 
 if TYPE_CHECKING:
@@ -64,7 +66,9 @@ class AdminApiViews:
     @json_view
     def publish(self) -> list[dict[str, Any]]:
         """A list of messages, exactly as POST /message takes them."""
-        messages = load(MessageSchema, self._body(), many=True)
+        body = self._body()
+        check_messages(body, self.state.settings)
+        messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
 
     @documented(
@@ -95,10 +99,6 @@ class AdminApiViews:
         return {"conn_id": conn_id, "disconnected": operations.disconnect(self.state, conn_id)}
 
 
-def not_allowed(request: Request) -> Any:
-    raise RequestError.with_status(405, {"request": "Use POST with a JSON body."})
-
-
 ACTIONS = (
     ("message", "/admin/api/message", "publish"),
     ("channel_config", "/admin/api/channel_config", "channel_config"),
@@ -118,7 +118,7 @@ def includeme(config: Configurator) -> None:
             request_method="POST",
             **{OPTION: ADMIN_ACT},
         )
-        config.add_view(not_allowed, route_name=route_name, request_method="GET")
+        refuse_other_methods(config, route_name, ("POST",))
     runtime = runtime_of(config.registry)
     if not runtime.admin_page:
         runtime.admin_page = admin_page_template()

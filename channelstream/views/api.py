@@ -20,9 +20,11 @@ from channelstream.schemas.messages import (
     MessageEditSchema,
     MessageSchema,
 )
+from channelstream.views.call_limits import check_channel_count, check_channels, check_messages
 from channelstream.views.helpers import (
     INVALID_INPUT_TYPE,
     NO_BODY,
+    fast_messages,
     json_body,
     json_view,
     load,
@@ -60,10 +62,12 @@ class ServerApiViews:
         answer=responses.ConnectResponseSchema,
         description="Creates (or names again) a connection; the browser then attaches "
         "to it with /ws or /listen using the conn_id.",
+        responses={"429": "TooManyConnections"},
     )
     @json_view
     def connect(self) -> dict[str, Any]:
         body = json_body(self.request, self.state)
+        check_channels(body, self.state.settings)
         data = fastpath.connect(body)
         if data is None:
             data = load(ConnectSchema, body)
@@ -92,6 +96,7 @@ class ServerApiViews:
         if isinstance(body, dict) and "conn_id" not in body:
             # As 0.7.1: the query string's conn_id, else null ("Field may not be null.").
             body["conn_id"] = self.request.GET.get("conn_id")
+        check_channels(body, self.state.settings)
         data = load(SubscribeSchema, body)
         return data, operations.find_connection(self.state, data["conn_id"])
 
@@ -153,7 +158,8 @@ class ServerApiViews:
     @json_view
     def message_post(self) -> list[dict[str, Any]]:
         body = json_body(self.request, self.state)
-        messages = fastpath.messages(body)
+        check_messages(body, self.state.settings)
+        messages = fast_messages(body)
         if messages is None:
             messages = load(MessageSchema, body, many=True)
         return operations.publish_messages(self.state, messages)
@@ -161,7 +167,9 @@ class ServerApiViews:
     @documented("Edit messages", body=[MessageEditSchema], answer=[responses.EditedMessageSchema])
     @json_view
     def message_patch(self) -> list[dict[str, Any]]:
-        edits = load(MessageEditSchema, json_body(self.request, self.state), many=True)
+        body = json_body(self.request, self.state)
+        check_messages(body, self.state.settings)
+        edits = load(MessageEditSchema, body, many=True)
         return operations.edit_messages(self.state, edits)
 
     @documented(
@@ -169,7 +177,9 @@ class ServerApiViews:
     )
     @json_view
     def message_delete(self) -> list[dict[str, Any]]:
-        deletes = load(MessageDeleteSchema, json_body(self.request, self.state), many=True)
+        body = json_body(self.request, self.state)
+        check_messages(body, self.state.settings)
+        deletes = load(MessageDeleteSchema, body, many=True)
         return operations.delete_messages(self.state, deletes)
 
     # -- channels --------------------------------------------------------------------
@@ -187,6 +197,7 @@ class ServerApiViews:
         body = json_body(self.request, self.state)
         if not isinstance(body, dict):
             raise ValidationFailed(INVALID_INPUT_TYPE)
+        check_channel_count(body, self.state.settings)
         configs = {}
         errors = {}
         for name, config in body.items():
@@ -220,5 +231,6 @@ class ServerApiViews:
         if body is NO_BODY:
             info = default_info()
         else:
+            check_channels(body, self.state.settings)
             info = load(InfoBodySchema, body)["info"]
         return self._info(info["channels"], info)

@@ -22,6 +22,7 @@ from channelstream.realtime.websocket import (
     UPGRADE_KEY,
     WebSocketSession,
 )
+from channelstream.runtime import runtime_of
 from channelstream.schemas import responses
 from channelstream.schemas.connections import DisconnectSchema
 from channelstream.views.errors import json_response
@@ -94,6 +95,7 @@ class ClientViews:
             )
         settings = self.state.settings
         state = self.state
+        frame_rate = runtime_of(request).limits.frames
 
         def make_session(sock: Any, leftover: bytes) -> WebSocketSession:
             return WebSocketSession(
@@ -103,6 +105,7 @@ class ClientViews:
                 max_queued=settings.max_queued_bytes,
                 clock=state.clock,
                 leftover=leftover,
+                frame_rate=frame_rate,
             )
 
         def run(session: WebSocketSession) -> None:
@@ -126,7 +129,15 @@ class ClientViews:
                 "description": "JSONP: wrap the answer in this function call.",
             },
         ),
-        responses={"400": "BadRequest", "404": "NotFound"},
+        responses={
+            "400": "BadRequest",
+            "401": {
+                "description": 'No such connection: {"conn_id": ["Unknown connection"]} '
+                "(0.7.1's answer).",
+                "content": {JSON: {"schema": {"type": "object", "additionalProperties": True}}},
+            },
+            "422": "ValidationFailed",
+        },
     )
     def listen(self) -> Response:
         # 0.7.1: 422 for a malformed conn_id, 401 for an unknown one.
@@ -143,6 +154,8 @@ class ClientViews:
             bodies = transport.wait(self.state.settings.longpoll_timeout)
         finally:
             attaching.detach(self.state, local)
+            # The client's next poll continues this one: no new upgrade (limits.buckets).
+            runtime_of(self.request).limits.poll_ended(local.conn_id)
         body = json_array(bodies)
         if callback:
             return Response(
@@ -165,7 +178,7 @@ class ClientViews:
         answer={"type": "boolean"},
         answer_description="true when the connection existed.",
         params=(CONN_ID_QUERY,),
-        responses={"400": "BadRequest"},
+        responses={"400": "BadRequest", "422": "ValidationFailed"},
     )
     @json_view
     def disconnect(self) -> bool:

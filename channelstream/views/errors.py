@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from pyramid.httpexceptions import HTTPException
 from pyramid.response import Response
 
-from channelstream import jsonenc
-from channelstream.errors import RequestError, Unavailable
+from channelstream import jsonenc, security
+from channelstream.errors import LimitReached, RequestError, Unavailable
+from channelstream.redaction import redact
+from channelstream.runtime import runtime_of
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -30,6 +32,19 @@ def request_error(exc: RequestError, request: Request) -> Response:
     return json_response(exc.body, exc.status)
 
 
+def limit_reached(exc: LimitReached, request: Request) -> Response:
+    """Every refusal by a limit is answered here, so it is counted here (and logged at most
+    once a minute per address: ``limits.refusals``)."""
+    runtime = runtime_of(request)
+    address = security.client_address(request, runtime.state.settings)
+    with runtime.state.concurrency.guard:
+        runtime.limits.refusals.refused(exc.limit, address, exc.message)
+    response = json_response(exc.body, exc.status)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def http_exception(exc: HTTPException, request: Request) -> Response:
     if exc.status_int < 400:
         return exc  # redirects stay redirects
@@ -42,7 +57,8 @@ def http_exception(exc: HTTPException, request: Request) -> Response:
 
 def unavailable(exc: Exception, request: Request) -> Response:
     """The shared state (Redis) cannot be reached: try again, not a server bug."""
-    log.warning("shared state unavailable on %s %s: %s", request.method, request.path, exc)
+    path = redact(request.path)  # a path may hold "?secret=" percent-encoded
+    log.warning("shared state unavailable on %s %s: %s", request.method, path, exc)
     response = json_response({"request": "Service unavailable, try again"}, 503)
     response.headers["Retry-After"] = "1"
     return response
@@ -58,7 +74,7 @@ def _unavailable_errors() -> tuple[type[Exception], ...]:
 
 
 def unexpected(exc: Exception, request: Request) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.path)
+    log.exception("unexpected error on %s %s", request.method, redact(request.path))
     return json_response({"request": "Internal server error"}, 500)
 
 
@@ -84,6 +100,7 @@ def includeme(config: Configurator) -> None:
     config.add_view_predicate("channelstream_route", OwnRoute)
     for view, context in (
         (request_error, RequestError),
+        (limit_reached, LimitReached),
         (http_exception, HTTPException),
         (unexpected, Exception),
     ):

@@ -14,6 +14,7 @@ from channelstream.errors import RequestError
 from channelstream.runtime import runtime_of
 from channelstream.views.errors import json_response
 from channelstream.views.guards import ADMIN, ADMIN_PAGE, OPTION
+from channelstream.views.methods import refuse_other_methods
 from channelstream.views.openapi import build_openapi, documented
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ def includeme(config: Configurator) -> None:
         request_method="GET",
         **{OPTION: ADMIN},
     )
+    refuse_other_methods(config, "channelstream.openapi", ("GET",))
     config.add_route("channelstream.api_explorer", "/api-explorer")
     config.add_view(
         explorer_view,
@@ -113,6 +115,7 @@ def includeme(config: Configurator) -> None:
         request_method="GET",
         **{OPTION: ADMIN_PAGE},
     )
+    refuse_other_methods(config, "channelstream.api_explorer", ("GET",))
     try:
         from swagger_ui_bundle import swagger_ui_path
     except ImportError:

@@ -14,6 +14,10 @@ guard           who passes                                  everyone else gets
 ``ADMIN_PAGE``  as ``ADMIN``                                302 to /admin/sign_in
 ``ADMIN_ACT``   as ``ADMIN``, from this server's own pages  403 JSON
                 (a browser's Origin, when sent, names it)
+``SOCKET``      anyone this node has room for, whose        429 (address), 503 (node full),
+                address is within its upgrade rate (/ws)    before any upgrade
+``POLL``        as ``SOCKET``; a long-poll continuing its   as ``SOCKET``
+                connection's previous one is no new upgrade
 ==============  ==========================================  ==============================
 """
 
@@ -37,6 +41,8 @@ API = "api"
 ADMIN = "admin"
 ADMIN_PAGE = "admin_page"
 ADMIN_ACT = "admin_act"
+SOCKET = "socket"
+POLL = "poll"
 
 OPTION = "channelstream_guard"
 
@@ -79,11 +85,25 @@ def require_admin_act(request: Request) -> None:
         raise Forbidden({"request": "Cross-origin admin actions are refused."})
 
 
+def admit_socket(request: Request, *, poll: bool = False) -> None:
+    """This node's limits (``limits.node``): the client address's upgrade rate, the room."""
+    runtime = runtime_of(request)
+    address = security.client_address(request, runtime.state.settings)
+    with runtime.state.concurrency.guard:  # the buckets, in a threaded host
+        runtime.limits.admit(address, request.GET.get("conn_id"), poll=poll)
+
+
+def admit_poll(request: Request) -> None:
+    admit_socket(request, poll=True)
+
+
 CHECKS: dict[str, Callable[[Request], None]] = {
     API: require_api_caller,
     ADMIN: require_admin,
     ADMIN_PAGE: require_admin_page,
     ADMIN_ACT: require_admin_act,
+    SOCKET: admit_socket,
+    POLL: admit_poll,
 }
 
 

@@ -96,6 +96,8 @@ TAGS = {
     guards.ADMIN: "admin",
     guards.ADMIN_PAGE: "admin",
     guards.ADMIN_ACT: "admin",
+    guards.SOCKET: "client API",
+    guards.POLL: "client API",
     None: "client API",
 }
 SECURITY: dict[str | None, list[dict[str, list[str]]]] = {
@@ -103,6 +105,8 @@ SECURITY: dict[str | None, list[dict[str, list[str]]]] = {
     guards.ADMIN: ADMIN,
     guards.ADMIN_PAGE: ADMIN,
     guards.ADMIN_ACT: ADMIN,
+    guards.SOCKET: [],
+    guards.POLL: [],
     None: [],
 }
 GUARD_ANSWERS: dict[str | None, dict[str, str | dict[str, Any]]] = {
@@ -110,13 +114,31 @@ GUARD_ANSWERS: dict[str | None, dict[str, str | dict[str, Any]]] = {
     guards.ADMIN: {"403": "Forbidden"},
     guards.ADMIN_PAGE: {"302": {"description": "Not an admin: to /admin/sign_in."}},
     guards.ADMIN_ACT: {"403": "Forbidden"},
+    guards.SOCKET: {"429": "TooManyUpgrades", "503": "NodeFull"},
+    guards.POLL: {"429": "TooManyUpgrades", "503": "NodeFull"},
     None: {},
 }
+# What any operation may answer, whatever it does: a body announced over max_body_size, and
+# a node out of file descriptors or (for most) without its engine; and what one that reads
+# a body may answer besides: a body cut short, or too slow.
+EVERY_OPERATION: dict[str, str | dict[str, Any]] = {
+    "413": "PayloadTooLarge",
+    "503": "Unavailable",
+}
+WITH_BODY: dict[str, str | dict[str, Any]] = {"400": "BadRequest", "408": "RequestTimeout"}
 SHARED_RESPONSES = {
     "BadRequest": "Malformed JSON, a wrong top-level type or a bad query parameter.",
     "BadSignature": 'A bad, garbled or expired signature: {"request": "Bad Signature"}.',
     "Forbidden": "No signature (or not an admin), or an address not allowed to post.",
     "NotFound": "Unknown connection or channel.",
+}
+# What a limit answers (README "Limits"): {"limit": its setting, field: [message]}.
+LIMIT_RESPONSES = {
+    "TooManyUpgrades": "This client address started connections faster than "
+    "upgrades_per_second_per_address allows; Retry-After says when to try again.",
+    "NodeFull": "This node serves max_connections already; Retry-After says when to try "
+    "again (a load balancer tries another node).",
+    "TooManyConnections": "The user holds max_connections_per_user connections already.",
 }
 
 
@@ -139,7 +161,9 @@ def operation(doc: Doc, guard: str | None) -> dict[str, Any]:
             "description": doc.answer_description,
             **_content(doc.answer, doc.answer_media),
         }
-    derived: dict[str, str | dict[str, Any]] = dict(GUARD_ANSWERS[guard])
+    derived: dict[str, str | dict[str, Any]] = {**EVERY_OPERATION, **GUARD_ANSWERS[guard]}
+    if doc.body is not None:
+        derived.update(WITH_BODY)
     if (doc.body is not None and doc.body_media == JSON) or guard == guards.API:
         derived.update({"400": "BadRequest", "422": "ValidationFailed"})
     for status, value in {**derived, **doc.responses}.items():
@@ -257,6 +281,25 @@ def build_openapi(registry: Registry, prefix: str = "") -> dict[str, Any]:
     error_object = {"$ref": "#/components/schemas/RequestError"}
     for name, description in SHARED_RESPONSES.items():
         components.response(name, {"description": description, **_content(error_object)})
+    field_errors = {"type": "object", "additionalProperties": True}
+    for name, description in (
+        ("PayloadTooLarge", '{"body": ["Larger than N bytes."]}: over max_body_size.'),
+        ("RequestTimeout", '{"body": ["Not received in time."]}: slower than body_timeout.'),
+    ):
+        components.response(name, {"description": description, **_content(field_errors)})
+    components.response(
+        "Unavailable",
+        {
+            "description": "The engine (Redis) cannot be reached, or the node is out of "
+            "connections: try again after Retry-After seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            **_content(error_object),
+        },
+    )
+    limit_object = {"$ref": "#/components/schemas/LimitReached"}
+    components.schema("LimitReached", schema=responses.LimitReachedSchema)
+    for name, description in LIMIT_RESPONSES.items():
+        components.response(name, {"description": description, **_content(limit_object)})
     components.response(
         "ValidationFailed",
         {

@@ -246,3 +246,15 @@ def test_server_still_serves_after_bad_input(node: ServerProcess) -> None:
     with clients(open_ws(node, conn_id)) as (client,):
         node.publish(channel, "u", {"text": "fine"})
         client.messages(1, type_="message")
+
+
+def test_info_with_a_json_null_body_is_422_as_in_0_7_1(node: ServerProcess) -> None:
+    # Found by the OpenAPI fuzz run: `null` was taken for "no body" (every channel).
+    response = requests.post(
+        node.url + "/info",
+        data=b"null",
+        headers={**node.headers(), "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert assert_json_4xx(response, 422) == {"_schema": ["Invalid input type."]}
+    assert node.call("POST", "/info").status_code == 200  # no body at all: every channel

@@ -11,6 +11,7 @@ import requests
 import websocket
 from itsdangerous import TimestampSigner
 
+from tests.e2e.helpers import raw_request, status_of
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
 
@@ -114,3 +115,48 @@ def test_accepted_query_signature_never_logged(logged: ServerProcess, query: str
     lines = [line for line in log.read_text(errors="replace").splitlines() if marker in line]
     # ...so it must not be written down.
     assert all(signed not in line and signed.rsplit(".", 1)[1] not in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/info?SECRET={value}&m={marker}",
+        "/info?m={marker}&Secret={value}",
+        "/info?secret%3D{value}&m={marker}",
+        "/info?m={marker}&secret%253D{value}",
+        "/info?m={marker}&%53%45%43%52%45%54={value}",
+        "/info?client_secret={value}&m={marker}",
+    ],
+)
+def test_other_spellings_of_the_secret_are_redacted(logged: ServerProcess, target: str) -> None:
+    assert logged.log_path is not None
+    value, marker = uuid.uuid4().hex, uuid.uuid4().hex
+    requests.get(logged.url + target.format(value=value, marker=marker), timeout=10)
+    log = logged.log_path
+    wait_until(lambda: marker in log.read_text(errors="replace"))
+    assert value not in log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        # Malformed request lines: pywsgi refuses them and logs them, quoted.
+        b"GET /info?secret={value}&m={marker} junk HTTP/1.1",
+        b"GET /info?m={marker}&secret={value} more junk HTTP/1.1",
+        b"GET /info/{marker} secret={value} junk HTTP/1.1",
+        b"GET /info?SECRET={value}&m={marker} HTTP/7.0",
+        b"POST /info?secret%3D{value}&m={marker}",
+        b"GET /info?m={marker}&secret={value} HTTP/1.1\r\nBad\x00Header: x",
+    ],
+)
+def test_a_malformed_request_line_is_never_logged_with_its_secret(
+    logged: ServerProcess, request_line: bytes
+) -> None:
+    assert logged.log_path is not None
+    value, marker = uuid.uuid4().hex, uuid.uuid4().hex
+    line = request_line.replace(b"{value}", value.encode()).replace(b"{marker}", marker.encode())
+    answer = raw_request(logged.port, line + b"\r\n\r\n")
+    assert status_of(answer) == 400, answer
+    log = logged.log_path
+    wait_until(lambda: marker in log.read_text(errors="replace"), what="the refusal logged")
+    assert value not in log.read_text(errors="replace")

@@ -444,6 +444,26 @@ def test_add_connection_is_idempotent(harness: Harness) -> None:
     assert [c.conn_id for c in engine.list_connections()] == ["c1"]
 
 
+def test_add_connection_refuses_a_new_one_past_max_per_user(harness: Harness) -> None:
+    engine = harness.engine
+    for conn_id in ("c1", "c2"):
+        assert engine.add_connection(conn_id, "alice", NOW, max_per_user=2) is not None
+    assert engine.add_connection("c3", "alice", NOW, max_per_user=2) is None
+    assert engine.get_connection("c3") is None  # nothing of it was kept
+    assert engine.add_connection("c1", "alice", NOW + 1, max_per_user=2) is not None  # again
+    assert engine.add_connection("b1", "bob", NOW, max_per_user=2) is not None
+    assert engine.add_connection("c3", "alice", NOW) is not None  # 0: no limit
+    # Connections on their way out do not count; removed ones neither.
+    engine.mark_disconnected("c1")
+    engine.mark_disconnected("c2")
+    assert engine.add_connection("c4", "alice", NOW, max_per_user=2) is not None
+    assert engine.add_connection("c5", "alice", NOW, max_per_user=2) is None
+    engine.remove_connection("c3", NOW)
+    assert engine.add_connection("c5", "alice", NOW, max_per_user=2) is not None
+    held = sorted(c.conn_id for c in engine.list_connections() if c.username == "alice")
+    assert held == ["c1", "c2", "c4", "c5"]
+
+
 def test_connection_positions_start_at_the_direct_stream(harness: Harness) -> None:
     engine = harness.engine
     engine.publish(Event(message(1), channel=None, direct_to="alice"), now=NOW)

@@ -182,3 +182,12 @@ def test_a_retired_connection_leaves_a_stand_in_that_holds_its_presence(
     assert engine.remove_connection("grace:1", NOW + 51) is not None
     assert recorded(engine) == [("user_parted", "b", "alice"), ("channel_vacated", "b", None)]
     assert engine.retire_connection("c1", "grace:2", NOW) is None
+
+
+def test_a_stand_in_is_not_held_against_max_per_user(harness: Harness) -> None:
+    engine = harness.engine
+    start(engine)
+    engine.add_connection("c1", "alice", NOW, max_per_user=1)
+    engine.retire_connection("c1", "grace:1", NOW + 50)
+    assert engine.add_connection("c2", "alice", NOW, max_per_user=1) is not None
+    assert engine.add_connection("c3", "alice", NOW, max_per_user=1) is None

@@ -15,9 +15,12 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import CloseConnection, Ping, Pong, TextMessage
 
 from channelstream import jsonenc
+from channelstream.limits.node import FrameRate
+from channelstream.limits.refusals import Refusals
 from channelstream.model.event import Event, EventBatch
 from channelstream.realtime.websocket import (
     CLOSE_PING_TIMEOUT,
+    CLOSE_POLICY,
     CLOSE_SLOW_CONSUMER,
     CLOSE_TOO_BIG,
     WebSocketSession,
@@ -253,3 +256,30 @@ def test_a_client_close_ends_the_session_and_runs_on_end(pair: tuple[Any, Any]) 
     client.sendall(speaker.send(CloseConnection(code=1000, reason="bye")))
     assert read_frames(client, 1) == [("close", 1000)]
     assert ended.wait(5) and ws.closed
+
+
+def test_a_client_past_its_frame_rate_is_closed_with_1008(pair: tuple[Any, Any]) -> None:
+    server, client = pair
+    refusals = Refusals()
+    ws = WebSocketSession(
+        server,
+        conn_id="c1",
+        max_message=1000,
+        max_queued=1_000_000,
+        clock=lambda: 100.0,  # no time passes: the burst is all there is
+        frame_rate=FrameRate(1, 3, refusals),
+    )
+    assert ws.frame_bucket is None  # nothing until the client says something
+    ws.start(on_end=lambda: None)
+    speaker = Connection(ConnectionType.CLIENT)
+    client.sendall(speaker.send(Ping(b"1")))  # pings count too
+    assert read_frames(client, 1) == ["pong"]
+    client.sendall(speaker.send(TextMessage("a")) + speaker.send(TextMessage("b")))
+    client.sendall(speaker.send(Ping(b"4")))
+    reader = Connection(ConnectionType.CLIENT)
+    with gevent.Timeout(5):
+        reader.receive_data(client.recv(65536))
+    (close,) = list(reader.events())
+    assert isinstance(close, CloseConnection)
+    assert (close.code, close.reason) == (CLOSE_POLICY, "too many messages")
+    assert refusals.counts["client_messages_per_second"] == 1

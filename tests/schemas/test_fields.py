@@ -1,10 +1,17 @@
-"""Generated message ids are the random UUIDs 0.7 gave, in the same text form."""
+"""Field types: generated message ids (the random UUIDs 0.7 gave, in the same text form),
+how deep a message may nest, and 0.7.1's booleans."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from channelstream.schemas.fields import new_uuid
+import pytest
+from marshmallow import ValidationError
+
+from channelstream.schemas import fastpath
+from channelstream.schemas.fields import MAX_NESTING, Boolean, new_uuid, within_nesting
+from channelstream.schemas.messages import MessageSchema
 
 
 def test_new_ids_are_canonical_version_4_uuids() -> None:
@@ -30,3 +37,60 @@ def test_new_ids_do_not_repeat_and_use_every_random_digit() -> None:
             assert seen == set("89ab")
         else:
             assert len(seen) == 16, position
+
+
+def test_nesting_is_counted_in_objects_and_arrays() -> None:
+    assert within_nesting({}, 1)
+    assert within_nesting({"a": [1, {"b": 2}]}, 3)
+    assert not within_nesting({"a": [1, {"b": 2}]}, 2)
+    deepest: Any = {}
+    for _ in range(MAX_NESTING - 1):
+        deepest = {"a": deepest}
+    assert within_nesting(deepest)
+    assert not within_nesting({"a": deepest})
+
+
+def test_a_payload_too_deep_is_refused_by_the_schema_and_left_to_it_by_the_fast_path() -> None:
+    deep: Any = 1
+    for _ in range(MAX_NESTING + 1):
+        deep = [deep]
+    item = {"channel": "c", "user": "u", "message": {"a": deep}}
+    assert fastpath.messages([item]) is None
+    with pytest.raises(ValidationError) as refused:
+        MessageSchema().load([item], many=True)
+    assert refused.value.messages == {
+        0: {"message": [f"Nested more than {MAX_NESTING} levels deep."]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, True),
+        (1, True),
+        (1.0, True),
+        ("t", True),
+        ("T", True),
+        ("true", True),
+        ("True", True),
+        ("TRUE", True),
+        ("1", True),
+        (False, False),
+        (0, False),
+        (0.0, False),
+        ("f", False),
+        ("F", False),
+        ("false", False),
+        ("False", False),
+        ("FALSE", False),
+        ("0", False),
+    ],
+)
+def test_booleans_as_marshmallow_2_took_them(value: Any, expected: bool) -> None:
+    assert Boolean().deserialize(value) is expected
+
+
+@pytest.mark.parametrize("value", ["yes", "no", "on", "off", "y", "n", "TrUe", "", 2, [], None])
+def test_other_booleans_are_refused(value: Any) -> None:
+    with pytest.raises(ValidationError):
+        Boolean().deserialize(value)

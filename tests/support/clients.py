@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 import websocket
@@ -15,11 +17,23 @@ import websocket
 class WSClient:
     """A WebSocket client that collects every message object it receives."""
 
-    def __init__(self, ws_url: str, conn_id: str, resume: Any = None, timeout: float = 5) -> None:
+    def __init__(
+        self,
+        ws_url: str,
+        conn_id: str,
+        resume: Any = None,
+        timeout: float = 5,
+        source: str | None = None,
+    ) -> None:
+        """`source`: the local address to connect from (any of 127.0.0.0/8 on loopback),
+        so that a test is another client address to the server."""
         url = f"{ws_url}/ws?conn_id={conn_id}"
         if resume is not None:
             url += "&resume=" + quote(json.dumps(resume))
-        self.ws = websocket.create_connection(url, timeout=timeout)
+        options: dict[str, Any] = {}
+        if source is not None:
+            options["socket"] = bound_socket(ws_url, source, timeout)
+        self.ws = websocket.create_connection(url, timeout=timeout, **options)
         self.received: list[dict[str, Any]] = []
         self.frames = 0
 
@@ -76,6 +90,38 @@ class WSClient:
             self.ws.close()
         except Exception:
             pass
+
+
+def bound_socket(url: str, source: str, timeout: float = 5) -> socket.socket:
+    """A TCP socket from `source` to the URL's host and port, connected."""
+    parts = urlsplit(url)
+    sock = socket.socket()
+    sock.settimeout(timeout)
+    sock.bind((source, 0))
+    sock.connect((parts.hostname or "127.0.0.1", parts.port or 80))
+    return sock
+
+
+def get_from(
+    source: str, url: str, path: str, headers: dict[str, str] | None = None, timeout: float = 10
+) -> tuple[int, dict[str, str], Any]:
+    """GET `path` from the local address `source`: (status, headers, JSON body or None)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(
+        parts.hostname, parts.port, timeout=timeout, source_address=(source, 0)
+    )
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        body = response.read()
+        kind = response.getheader("Content-Type", "")
+        return (
+            response.status,
+            dict(response.getheaders()),
+            json.loads(body) if "json" in kind else None,
+        )
+    finally:
+        conn.close()
 
 
 def listen(base_url: str, conn_id: str, timeout: float = 10, **params: Any) -> Any:

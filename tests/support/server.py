@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -38,6 +39,7 @@ class ServerProcess:
         settings: Mapping[str, Any] | None = None,
         port: int | None = None,
         log_path: Path | None = None,
+        nofile: int | None = None,
     ) -> None:
         self.ini = str(ROOT / ini)
         self.port = port or free_port()
@@ -49,6 +51,8 @@ class ServerProcess:
             **(settings or {}),
         }
         self.log_path = log_path
+        # A limit on the process's open file descriptors (ulimit -n), for exhaustion tests.
+        self.nofile = nofile
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,6 +81,7 @@ class ServerProcess:
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_descriptors if self.nofile else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -89,6 +94,15 @@ class ServerProcess:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("server did not start in time")
+
+    def _limit_descriptors(self) -> None:
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channelstream.errors import Unavailable
-from tests.support.webapp import App
+from tests.support.webapp import App, make
 
 
 def test_unsigned_and_badly_signed_calls_are_refused(app: App) -> None:
@@ -90,3 +90,28 @@ def test_channel_config_and_user_state(app: App) -> None:
     changed = app.api("POST", "/user_state", {"user": "alice", "user_state": {"mood": "fine"}}).json
     assert changed["changed_state"] == [{"key": "mood", "value": "fine"}]
     assert app.api("POST", "/user_state", {"user": "ghost"}, status=422).json
+
+
+def test_limits_on_users_and_channels_answer_with_the_limit_and_are_counted() -> None:
+    app = make(
+        **{
+            "channelstream.max_connections_per_user": "1",
+            "channelstream.max_channels_per_connection": "2",
+        }
+    )
+    try:
+        conn_id = app.api("POST", "/connect", {"username": "alice", "channels": ["a"]}).json[
+            "conn_id"
+        ]
+        refused = app.api("POST", "/connect", {"username": "alice"}, status=429)
+        assert refused.json["limit"] == "max_connections_per_user"
+        assert "Retry-After" not in refused.headers  # it depends on the backend, not on time
+        too_many = app.api(
+            "POST", "/subscribe", {"conn_id": conn_id, "channels": ["b", "c"]}, status=422
+        )
+        assert too_many.json["limit"] == "max_channels_per_connection"
+        assert too_many.json["channels"]
+        counts = app.runtime.limits.refusals.counts
+        assert counts["max_connections_per_user"] == counts["max_channels_per_connection"] == 1
+    finally:
+        app.runtime.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.webapp import App
+from tests.support.webapp import App, make
 
 UPGRADE = {
     "Upgrade": "websocket",
@@ -80,3 +80,27 @@ def test_ws_refuses_before_any_upgrade(app: App) -> None:
     assert "conn_id" in app.get("/ws", {"conn_id": "x"}, headers=UPGRADE, status=400).json
     # Everything right, but no gevent runner to hand the socket to.
     app.get("/ws", {"conn_id": conn_id}, headers=UPGRADE, status=501)
+
+
+def test_ws_and_listen_past_the_address_rate_are_429_before_the_view() -> None:
+    app = make(
+        **{
+            "channelstream.upgrades_per_second_per_address": "0.01",
+            "channelstream.upgrades_burst_per_address": "2",
+        }
+    )
+    try:
+        conn_id = connect(app)
+        # Without channelstream's server there is no upgrade: the view answers 501.
+        app.get("/ws", {"conn_id": conn_id}, headers=UPGRADE, status=501)
+        app.get("/listen", {"conn_id": "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0001"}, status=401)
+        refused = app.get("/ws", {"conn_id": conn_id}, headers=UPGRADE, status=429)
+        assert refused.json["limit"] == "upgrades_per_second_per_address"
+        assert int(refused.headers["Retry-After"]) >= 1
+        app.get("/listen", {"conn_id": conn_id}, status=429)
+        other = {"REMOTE_ADDR": "127.0.0.2"}
+        app.get("/listen", {"conn_id": conn_id}, extra_environ=other, status=200)
+        counts = app.runtime.limits.refusals.counts
+        assert counts["upgrades_per_second_per_address"] == 2
+    finally:
+        app.runtime.stop()

@@ -164,7 +164,9 @@ class RedisPresence(RedisOutbox):
             positions,
         )
 
-    def add_connection(self, conn_id: str, username: str, now: float) -> Connection:
+    def add_connection(
+        self, conn_id: str, username: str, now: float, *, max_per_user: int = 0
+    ) -> Connection | None:
         snap = self._run(
             "ADD_CONNECTION",
             conn_id,
@@ -172,8 +174,11 @@ class RedisPresence(RedisOutbox):
             repr(now),
             self.node_id,
             new_epoch(),
+            max_per_user,
             *self._recording(now),
         )
+        if isinstance(snap, int):
+            return None  # the user holds max_per_user connections already
         conn = self._connection(conn_id, snap)
         assert conn is not None
         return conn

@@ -19,21 +19,38 @@ end
 """
 
 
-# ARGV[7..9]: what to record in the outbox (keep, cap, ms; see ``outbox.RECORD``).
+# ARGV[7] is the most connections the user may hold (0: any number). A new one past it is
+# refused with the number the user holds (an integer, where a record is a table); those
+# marked disconnected do not count, nor stand-ins (RETIRE_CONNECTION). Counted and added in
+# this one step: two nodes cannot both admit the last place. ARGV[8..10]: what to record in
+# the outbox (keep, cap, ms; see ``outbox.RECORD``).
 ADD_CONNECTION = (
     _SNAPSHOT
     + RECORD
     + """
 local P, conn, user, now, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local limit = tonumber(ARGV[7])
 local kk = P .. 'k:' .. conn
 if redis.call('EXISTS', kk) == 1 then
   redis.call('HSET', kk, 'disc', 0)
   redis.call('SREM', P .. 'disc', conn)
 else
+  if limit > 0 then
+    local held = redis.call('SCARD', P .. 'uc:' .. user)
+    if held >= limit then
+      for _, other in ipairs(redis.call('SMEMBERS', P .. 'uc:' .. user)) do
+        if redis.call('SISMEMBER', P .. 'disc', other) == 1
+           or redis.call('HEXISTS', P .. 'k:' .. other, 'standin') == 1 then
+          held = held - 1
+        end
+      end
+      if held >= limit then return held end
+    end
+  end
   redis.call('HSET', kk, 'user', user, 'disc', 0, 'node', node)
   redis.call('SADD', P .. 'uc:' .. user, conn)
-  if ARGV[7] ~= '' and redis.call('SCARD', P .. 'uc:' .. user) == 1 then
-    record(P, ARGV[7], ARGV[8], ARGV[9], 'user_online', '', user)
+  if ARGV[8] ~= '' and redis.call('SCARD', P .. 'uc:' .. user) == 1 then
+    record(P, ARGV[8], ARGV[9], ARGV[10], 'user_online', '', user)
   end
   redis.call('SADD', P .. 'nc:' .. node, conn)
   local dm = P .. 'd:' .. user
@@ -193,7 +210,7 @@ local P, conn, held, seen = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local snap = snapshot(P, conn)
 if not snap then return false end
 local user = snap[1]
-redis.call('HSET', P .. 'k:' .. held, 'user', user, 'disc', 0, 'node', '')
+redis.call('HSET', P .. 'k:' .. held, 'user', user, 'disc', 0, 'node', '', 'standin', 1)
 for _, name in ipairs(snap[5]) do
   if redis.call('HGET', P .. 'cm:' .. name, conn) == user then
     redis.call('HDEL', P .. 'cm:' .. name, conn)
