@@ -52,7 +52,10 @@ class Concurrency(Protocol):
 
     def signal(self) -> Signal: ...
 
-    def every(self, interval: float, job: Callable[[], object]) -> Job: ...
+    def every(self, interval: float, job: Callable[[], object], *, guarded: bool = True) -> Job:
+        """Run `job` every `interval` seconds after the previous run ended. Unguarded, a
+        threaded runtime runs it outside the state's guard: a job that waits on the network
+        (the webhook sender) takes the guard itself around its calls into the state."""
 
     def schedule(self) -> Schedule: ...
 
@@ -105,7 +108,7 @@ class Cooperative:
     def signal(self) -> Signal:
         return GreenSignal()
 
-    def every(self, interval: float, job: Callable[[], object]) -> Job:
+    def every(self, interval: float, job: Callable[[], object], *, guarded: bool = True) -> Job:
         return GreenletJob(interval, job)
 
     def schedule(self) -> Schedule:
@@ -168,8 +171,8 @@ class Threaded:
     def signal(self) -> Signal:
         return ThreadSignal(self.lock)
 
-    def every(self, interval: float, job: Callable[[], object]) -> Job:
-        return ThreadJob(interval, job, self.guard)
+    def every(self, interval: float, job: Callable[[], object], *, guarded: bool = True) -> Job:
+        return ThreadJob(interval, job, self.guard if guarded else contextlib.nullcontext())
 
     def schedule(self) -> Schedule:
         # No event loop to flush at the end of: the publishing thread flushes, under the lock.

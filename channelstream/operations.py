@@ -35,6 +35,9 @@ DELIVERY_KEYS = ("pm_users", "exclude_users", "no_history")
 # the slices before were published and the answer is an error, so a retry may repeat
 # them (publishing by uuid once only, a later release, makes that harmless).
 PUBLISH_SLICE = 200
+# The conn_id prefix of a stand-in that holds a departed connection's presence during
+# presence_grace (never a valid conn_id of the API, which are UUIDs).
+STAND_IN = "grace:"
 
 
 # -- connections and channels --------------------------------------------------------
@@ -185,12 +188,25 @@ def disconnect(state: State, conn_id: str) -> bool:
 
 
 def collect_connection(state: State, conn_id: str) -> None:
+    """A connection that went (disconnected, idle, or its node died) leaves its channels;
+    with ``presence_grace`` it first gives way to a stand-in that holds its presence for the
+    grace, so that a new connection of the user within it changes nothing for anyone (no
+    ``parted`` + ``joined``, no webhook events), and otherwise the stand-in is collected when
+    the grace ends, with the departures the connection would have had (docs/webhooks.md)."""
     conn = state.engine.get_connection(conn_id)
     if conn is None:
         return
     now = state.clock()
+    grace = state.settings.presence_grace
+    if grace > 0 and not conn_id.startswith(STAND_IN):
+        # Dated so that the idle rule collects it when the grace ends.
+        last_active = now + grace - state.settings.gc_conns_after
+        state.engine.retire_connection(conn_id, STAND_IN + state.new_id(), last_active)
+        state.engine.broadcast(Disconnected(conn_id))
+        log.info("connection %s of %s went; its presence stays %gs", conn_id, conn.username, grace)
+        return
     _leave(state, conn, conn.channels, now)
-    state.engine.remove_connection(conn_id)
+    state.engine.remove_connection(conn_id, now)
     state.engine.broadcast(Disconnected(conn_id))
     log.info("collected connection %s of %s", conn_id, conn.username)
 

@@ -105,6 +105,39 @@ def admin_summary(state: State) -> dict[str, Any]:
     }
 
 
+def webhook_summary(state: State, *, sending: bool) -> dict[str, Any]:
+    """The webhook's state for the admin panel, the same on every node (the outbox and the
+    sender's report live in the engine): what waits, what went, what failed, who sends
+    (`sending`: whether this node's sender holds the lease)."""
+    settings = state.settings
+    outbox = state.engine.outbox_state()
+    report = outbox.report
+
+    def count(key: str) -> int:
+        return int(report.get(key) or 0)
+
+    def when(key: str) -> str | None:
+        value = report.get(key)
+        return jsonenc.utc_now_iso(int(value) / 1000) if value else None
+
+    return {
+        "enabled": bool(settings.webhook_url),
+        "url": settings.redacted()["webhook_url"],
+        "events": list(settings.webhook_events),
+        "pending": outbox.pending,
+        "dropped": outbox.dropped,
+        "sent": count("sent"),
+        "failures": count("failures"),
+        "abandoned": count("abandoned"),
+        "last_success": when("last_success_ms"),
+        "last_failure": when("last_failure_ms"),
+        "last_error": report.get("last_error") or None,
+        "failing_since": when("failing_since_ms"),
+        "sender": report.get("sender") or None,
+        "this_node_sends": sending,
+    }
+
+
 def health(state: State) -> tuple[dict[str, Any], bool]:
     """/health's body, and whether this node can serve."""
     engine = state.engine.health()

@@ -16,6 +16,7 @@ from channelstream.limits.node import NodeLimits
 from channelstream.state import State
 from channelstream.tasks import Tasks
 from channelstream.throttle import SignInThrottle
+from channelstream.webhooks.sender import WebhookSender
 
 if TYPE_CHECKING:
     from channelstream.security import SignatureChecker
@@ -39,6 +40,8 @@ class Runtime:
     # The OpenAPI document, built on first use (it needs every route registered).
     openapi: dict[str, Any] | None = None
     tasks: Tasks | None = None
+    # This node's webhook sender (channelstream.webhook_url set, background work on).
+    webhooks: WebhookSender | None = None
     started: bool = False
     # Wrong admin passwords, counted per address and per user name (this process only).
     sign_in_throttle: SignInThrottle = dataclasses.field(default_factory=SignInThrottle)
@@ -51,20 +54,33 @@ class Runtime:
 
     def start(self, *, background: bool = True) -> None:
         """Start the engine (its subscriber, on a networked engine) and, with `background`,
-        the collection and heartbeat loops. A second call does nothing."""
+        the collection and heartbeat loops and the webhook sender. A second call does
+        nothing."""
         if self.started:
             return
         self.started = True
+        settings = self.state.settings
+        if settings.webhook_url:
+            # Every node records the transitions it decides; one of them sends.
+            self.state.engine.keep_transitions(
+                frozenset(settings.webhook_events), settings.webhook_max_pending
+            )
         self.state.engine.start(self.state.node)
         if background:
             self.tasks = Tasks(self.state)
             self.tasks.start()
+            if settings.webhook_url:
+                self.webhooks = WebhookSender(self.state)
+                self.webhooks.start()
         _running.append(self)
 
     def stop(self) -> None:
         if not self.started:
             return
         self.started = False
+        if self.webhooks is not None:
+            self.webhooks.stop()
+            self.webhooks = None
         if self.tasks is not None:
             self.tasks.stop()
             self.tasks = None

@@ -166,6 +166,9 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         log.info("shutting down")
         # Tell attached clients to reconnect (to another node) and resume.
         current.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        if runtime.webhooks is not None:
+            # Let go of the webhook's lease: another node sends at once, not after it lapses.
+            runtime.webhooks.stop()
         gevent.spawn(server.stop, timeout=1)
 
     gevent.signal_handler(signal.SIGTERM, shutdown)

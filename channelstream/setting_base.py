@@ -14,4 +14,7 @@ class Setting:
     parse: Callable[[str], Any]
     default: str
     doc: str
+    # A secret make_config generates and production checks (and logs mask).
     secret: bool = False
+    # Masked in logs and the admin view, but optional (neither generated nor required).
+    masked: bool = False

@@ -10,6 +10,7 @@ import urllib.parse
 from channelstream.errors import ConfigurationError
 from channelstream.limits.specs import LIMIT_SETTINGS
 from channelstream.setting_base import Setting
+from channelstream.webhooks.specs import PRESENCE_SETTINGS
 
 PREFIX = "channelstream."
 ENV_PREFIX = "CHANNELSTREAM_"
@@ -222,6 +223,7 @@ SETTINGS: tuple[Setting, ...] = (
         "60",
         "Seconds between user and channel garbage-collection passes.",
     ),
+    *PRESENCE_SETTINGS,
     Setting(
         "heartbeat_interval",
         _positive_float,

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import logging
 import os
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -66,6 +67,13 @@ class Settings:
     gc_users_after: float
     gc_channels_after: float
     gc_interval: float
+    presence_grace: float
+    webhook_url: str
+    webhook_secret: str
+    webhook_timeout: float
+    webhook_retry_for: float
+    webhook_events: tuple[str, ...]
+    webhook_max_pending: int
     heartbeat_interval: float
     ping_timeout: float
     longpoll_timeout: float
@@ -96,12 +104,21 @@ class Settings:
         """Every API key, the signing one first (``secret`` holds them space-separated)."""
         return tuple(self.secret.split())
 
+    @property
+    def webhook_keys(self) -> tuple[str, ...]:
+        """The keys webhook requests are signed with: webhook_secret's, or the API's first."""
+        return tuple(self.webhook_secret.split()) or self.secrets[:1]
+
     def redacted(self) -> dict[str, Any]:
         """The settings with secrets masked, for logs and the admin view."""
         values = dataclasses.asdict(self)
         for setting in SETTINGS:
-            if setting.secret and values[setting.name]:
+            if (setting.secret or setting.masked) and values[setting.name]:
                 values[setting.name] = "***"
+        # A webhook URL may carry a token in its query or credentials before its host.
+        url = urllib.parse.urlsplit(self.webhook_url)
+        if url.query or "@" in url.netloc:
+            values["webhook_url"] = f"{url.scheme}://{url.hostname}{url.path} (redacted)"
         return values
 
 
@@ -205,6 +222,11 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 def _check(settings: Settings) -> None:
     if settings.environment not in ("production", "development"):
         raise ConfigurationError("channelstream.environment must be production or development")
+    if settings.webhook_url and not settings.webhook_keys:
+        raise ConfigurationError(
+            "channelstream.webhook_url needs a key to sign with: set "
+            "channelstream.webhook_secret (or channelstream.secret)"
+        )
     if settings.environment == "production":
         problems = []
         for name in SECRET_NAMES:
@@ -216,10 +238,18 @@ def _check(settings: Settings) -> None:
                 problems.append(
                     f"channelstream.{name} is shorter than {MIN_SECRET_LENGTH} characters"
                 )
+        # Optional (the API's key signs webhooks without it), but a real key when set.
+        webhook_keys = settings.webhook_secret.split()
+        if any(key in PLACEHOLDER_SECRETS for key in webhook_keys):
+            problems.append("channelstream.webhook_secret is a placeholder")
+        elif any(len(key) < MIN_SECRET_LENGTH for key in webhook_keys):
+            problems.append(
+                f"channelstream.webhook_secret is shorter than {MIN_SECRET_LENGTH} characters"
+            )
         if problems:
             variables = ", ".join(
                 ENV_PREFIX + name.upper()
-                for name in SECRET_NAMES
+                for name in (*SECRET_NAMES, "webhook_secret")
                 if any(f"channelstream.{name} " in problem for problem in problems)
             )
             raise ConfigurationError(

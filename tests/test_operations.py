@@ -351,3 +351,58 @@ def test_channels_past_max_channels_per_connection_are_422_and_nothing_is_joined
     with pytest.raises(LimitReached):  # naming it again at /connect: its channels count
         connect(state, "alice", ["d"], conn_id=conn_id)
     assert operations.subscriptions(state, conn_id) == ["a", "b", "c"]
+
+
+def test_presence_grace_hides_a_departure_the_user_comes_back_from() -> None:
+    state = make_state(presence_grace=5, gc_conns_after=15)
+    watcher_id = connect(state, "watcher", ["c"], channel_configs=PRESENCE)
+    watcher = listen(state, watcher_id)
+    first = connect(state, "alice", ["c"])
+    socket = listen(state, first)
+    operations.disconnect(state, first)
+    operations.collect_idle_connections(state)
+    assert socket.closed == (1000, "disconnected")  # her socket goes at once
+    # A page reload: she connects again (a new connection) within the grace.
+    state.clock.advance(4)  # type: ignore[attr-defined]
+    second = connect(state, "alice", ["c"])
+    state.clock.advance(2)  # type: ignore[attr-defined]
+    operations.collect_idle_connections(state)  # the grace is over: the stand-in goes
+    assert [p["message"]["action"] for p in watcher.of_type("presence")] == ["joined"]
+    assert state.engine.channel_users("c") == ["alice", "watcher"]
+    connections = {conn.conn_id for conn in state.engine.list_connections()}
+    assert connections == {watcher_id, second}
+    # She leaves for good: parted once the grace has passed, not before.
+    operations.disconnect(state, second)
+    operations.collect_idle_connections(state)
+    state.clock.advance(4.9)  # type: ignore[attr-defined]
+    operations.collect_idle_connections(state)
+    assert len(watcher.of_type("presence")) == 1
+    assert state.engine.channel_users("c") == ["alice", "watcher"]  # still present meanwhile
+    state.clock.advance(0.2)  # type: ignore[attr-defined]
+    operations.collect_idle_connections(state)
+    assert [p["message"]["action"] for p in watcher.of_type("presence")] == ["joined", "parted"]
+    assert state.engine.channel_users("c") == ["watcher"]
+
+
+def test_without_presence_grace_a_departure_shows_at_once_as_in_0_7() -> None:
+    state = make_state()
+    watcher = listen(state, connect(state, "watcher", ["c"], channel_configs=PRESENCE))
+    first = connect(state, "alice", ["c"])
+    operations.disconnect(state, first)
+    operations.collect_idle_connections(state)
+    connect(state, "alice", ["c"])
+    actions = [p["message"]["action"] for p in watcher.of_type("presence")]
+    assert actions == ["joined", "parted", "joined"]
+
+
+def test_a_stand_in_holds_no_place_under_max_connections_per_user() -> None:
+    # A reload with presence_grace: the departed page's stand-in must not keep the user
+    # from connecting again.
+    state = make_state(presence_grace=5, max_connections_per_user=1)
+    first = connect(state, "alice", ["c"])
+    operations.disconnect(state, first)
+    operations.collect_idle_connections(state)
+    second = connect(state, "alice", ["c"])
+    assert {conn.conn_id for conn in state.engine.list_connections()} >= {second}
+    with pytest.raises(LimitReached):
+        connect(state, "alice", ["c"])  # the new connection does hold her place

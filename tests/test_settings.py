@@ -229,3 +229,56 @@ def test_unknown_variables_are_warned_about(caplog: pytest.LogCaptureFixture) ->
         "CHANNELSTREAM_DEBUG (a 0.7.1 setting) is ignored: 0.7.1 did nothing with it",
         "CHANNELSTREAM_SECRT is ignored: no such setting (did you mean CHANNELSTREAM_SECRET?)",
     ]
+
+
+def test_webhook_settings_are_checked_and_named() -> None:
+    settings = parse_settings(DEV, environ={})
+    assert settings.webhook_url == "" and settings.presence_grace == 0
+    assert settings.webhook_events == (
+        "user_online",
+        "user_offline",
+        "channel_occupied",
+        "channel_vacated",
+        "user_joined",
+        "user_parted",
+    )
+    chosen = parse_settings(
+        {**DEV, "channelstream.webhook_events": "user_parted, user_online"}, environ={}
+    )
+    assert chosen.webhook_events == ("user_online", "user_parted")
+    for key, value, message in [
+        ("webhook_url", "ftp://backend/hook", "http:// or https://"),
+        ("webhook_url", "https:///hook", "http:// or https://"),
+        ("webhook_events", "user_online,user_left", "'user_left' is no event"),
+        ("presence_grace", "-1", "must be 0 or more"),
+        ("webhook_timeout", "0", "greater than 0"),
+    ]:
+        with pytest.raises(ConfigurationError, match=message):
+            parse_settings({**DEV, f"channelstream.{key}": value}, environ={})
+
+
+def test_webhook_keys_fall_back_to_the_api_key_and_are_masked() -> None:
+    ini = {**DEV, "channelstream.secret": "api-key other-key"}
+    assert parse_settings(ini, environ={}).webhook_keys == ("api-key",)
+    own = parse_settings({**ini, "channelstream.webhook_secret": "new old"}, environ={})
+    assert own.webhook_keys == ("new", "old")
+    redacted = parse_settings(
+        {
+            **ini,
+            "channelstream.webhook_secret": "k",
+            "channelstream.webhook_url": "https://u:p@h/x?token=t",
+        },
+        environ={},
+    ).redacted()
+    assert redacted["webhook_secret"] == "***"
+    assert redacted["webhook_url"] == "https://h/x (redacted)"
+    with pytest.raises(ConfigurationError, match="needs a key to sign with"):
+        parse_settings({**DEV, "channelstream.webhook_url": "http://h/x"}, environ={})
+
+
+def test_production_holds_a_webhook_secret_to_the_rules_of_secrets() -> None:
+    good = {**GOOD_SECRETS, "channelstream.webhook_url": "https://h/x"}
+    assert parse_settings(good, environ={}).webhook_keys == ("a-real-secret-value",)
+    for value, message in [("changeme", "a placeholder"), ("new-key-0123456789 short", "shorter")]:
+        with pytest.raises(ConfigurationError, match=f"channelstream.webhook_secret is {message}"):
+            parse_settings({**good, "channelstream.webhook_secret": value}, environ={})

@@ -1,9 +1,10 @@
 """The engine contract, in small parts: what the node asks of an engine, and what an engine
 tells the node.
 
-An engine is a ``Broker`` (streams: stamp, keep and fan out events; replay them) and a
-``PresenceStore`` (users, connections, channels and their states), started with the
-node's ``EngineEvents``: the only way anything travels back up. An engine imports nothing
+An engine is a ``Broker`` (streams: stamp, keep and fan out events; replay them), a
+``PresenceStore`` (users, connections, channels and their states) and an ``Outbox`` (the
+presence transitions it decided, for the webhook), started with the node's
+``EngineEvents``: the only way anything travels back up. An engine imports nothing
 above this package and never inspects what it is given beyond these methods.
 
 Every method is atomic with respect to other calls on the same engine (the memory engine
@@ -80,6 +81,48 @@ class JoinResult:
 class LeaveResult:
     left: bool
     last_for_user: bool
+
+
+# The presence transitions an engine decides, by the names of the webhook events they
+# become (docs/webhooks.md): a user's first and last connection anywhere, a channel's first
+# and last connection, a user's first and last connection in a channel.
+TRANSITIONS = (
+    "user_online",
+    "user_offline",
+    "channel_occupied",
+    "channel_vacated",
+    "user_joined",
+    "user_parted",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Transition:
+    seq: int  # its place in the outbox: the order in which the shared state changed
+    name: str  # one of TRANSITIONS
+    time_ms: int  # the `now` of the call that made it, in milliseconds
+    channel: str | None
+    user: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboxBatch:
+    """The oldest transitions waiting, taken by the holder of the outbox's lease."""
+
+    # Names this life of the outbox: seq restarts only with a new epoch (a Redis that lost
+    # its data), so f"{epoch}-{seq}" is unique and stable across retries.
+    epoch: str
+    transitions: list[Transition]
+    # Transitions the cap dropped since the previous take (counted once, then reset).
+    dropped: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboxState:
+    pending: int
+    dropped: int  # dropped by the cap, in all
+    # What the sender last reported (`report_outbox`): values and counters, as text.
+    report: dict[str, str]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -199,8 +242,10 @@ class ConnectionStore(Protocol):
     ) -> Connection | None:
         """Register a connection, or answer the existing one with that id (and clear its
         disconnected mark). With `max_per_user`, a new connection is refused (None) while
-        the user holds that many connections not marked disconnected: counted and added in
-        one atomic step, so that callers on several nodes cannot both pass the limit."""
+        the user holds that many connections not marked disconnected (stand-ins, see
+        `retire_connection`, are not held): counted and added in one atomic step, so that
+        callers on several nodes cannot both pass the limit. A new one records
+        ``user_online`` when the user had no other connection."""
 
     def get_connection(self, conn_id: str) -> Connection | None: ...
 
@@ -229,8 +274,18 @@ class ConnectionStore(Protocol):
         heartbeat expired), and may hand each connection to one caller for a short while
         (a claim), so that the passes of several nodes do not all collect the same one."""
 
-    def remove_connection(self, conn_id: str) -> Connection | None:
-        """Drop the connection record (callers leave its channels first)."""
+    def remove_connection(self, conn_id: str, now: float) -> Connection | None:
+        """Drop the connection record (callers leave its channels first). Records
+        ``user_offline`` when it was the user's last connection."""
+
+    def retire_connection(
+        self, conn_id: str, stand_in: str, last_active: float
+    ) -> Connection | None:
+        """Replace the connection by a stand-in record `stand_in` that holds its presence (its
+        channels, its place among the user's connections) and has no socket; its activity
+        dated `last_active`, so that the idle rule collects it later. Answers the retired
+        connection (None when unknown). Records no transition: for the cluster the user has
+        not left (``presence_grace``)."""
 
 
 class ChannelStore(Protocol):
@@ -254,9 +309,13 @@ class ChannelStore(Protocol):
         """Sorted names of the users with a connection in the channel."""
 
     def join_channel(self, name: str, conn_id: str, username: str, now: float) -> JoinResult:
-        """Put the connection in the (existing) channel and in its record's channels."""
+        """Put the connection in the (existing) channel and in its record's channels.
+        Records ``channel_occupied`` for the channel's first connection, then
+        ``user_joined`` for the user's first connection in it."""
 
-    def leave_channel(self, name: str, conn_id: str, username: str, now: float) -> LeaveResult: ...
+    def leave_channel(self, name: str, conn_id: str, username: str, now: float) -> LeaveResult:
+        """Records ``user_parted`` for the user's last connection in the channel, then
+        ``channel_vacated`` for the channel's last connection."""
 
     def collect_channels(self, idle_before: float) -> list[str]:
         """Drop channels with no connection, idle since before the cutoff."""
@@ -266,8 +325,39 @@ class PresenceStore(UserStore, ConnectionStore, ChannelStore, Protocol):
     """Users, connections and channels: the shared state the use cases read and change."""
 
 
+# -- the outbox --------------------------------------------------------------------------
+class Outbox(Protocol):
+    """The presence transitions the shared state decided, recorded by the very call that
+    decided them (so each is recorded once for the cluster, in the order the state changed,
+    and nothing is lost between the change and the outbox), kept for one consumer at a time:
+    the holder of a lease (the webhook sender of one node).
+
+    Nothing is recorded until `keep_transitions` is called; then at most `cap` transitions
+    wait, the oldest dropped (and counted) beyond it."""
+
+    def keep_transitions(self, names: frozenset[str], cap: int) -> None:
+        """Record the transitions named (a subset of TRANSITIONS) from now on."""
+
+    def take_transitions(self, holder: str, *, lease: float, limit: int) -> OutboxBatch | None:
+        """Take (or renew) the lease for `lease` seconds and answer the `limit` oldest
+        waiting transitions (none for 0: only renew); None while another holds it."""
+
+    def drop_transitions(self, epoch: str, upto: int) -> int:
+        """Remove the waiting transitions up to seq `upto` (delivered, or given up) of the
+        outbox's life `epoch`; answers how many went (none for another epoch)."""
+
+    def release_outbox(self, holder: str) -> None:
+        """Give the lease up (a node stopping), so that another holder takes over at once."""
+
+    def report_outbox(self, values: dict[str, str], increments: dict[str, int]) -> None:
+        """Keep what the sender reports, for every node's admin panel: values replace,
+        increments add up."""
+
+    def outbox_state(self) -> OutboxState: ...
+
+
 # -- a whole engine ----------------------------------------------------------------------
-class Engine(Broker, PresenceStore, Protocol):
+class Engine(Broker, PresenceStore, Outbox, Protocol):
     def start(self, events: EngineEvents) -> None:
         """Begin handing every envelope published on any node to `events`."""
 

@@ -1,5 +1,7 @@
 """The embedded engine: everything in this process's memory, envelopes handed straight to
-this node. No method yields to another greenlet, so each call is atomic without a lock."""
+this node. No method yields to another greenlet, so each call is atomic without a lock (and
+records its presence transitions, ``memory_outbox``, within that same call). Users live in
+``memory_users``, stream and channel records in ``memory_log``."""
 
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ from channelstream.engine.base import (
     message_edits,
 )
 from channelstream.engine.memory_log import ChannelRecord, StreamLog
+from channelstream.engine.memory_outbox import MemoryOutbox
+from channelstream.engine.memory_users import MemoryUsers
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
 from channelstream.model.event import Event
-from channelstream.model.user import StateValue, User
+from channelstream.model.user import User
 from channelstream.settings import Settings
 
 
@@ -29,19 +33,23 @@ def _ignore(envelope: object) -> None:
     """Where envelopes go while the engine is not started."""
 
 
-class MemoryEngine:
+class MemoryEngine(MemoryUsers, MemoryOutbox):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.users: dict[str, User] = {}
         self.user_logs: dict[str, StreamLog] = {}
         self.connections: dict[str, Connection] = {}
-        # Each user's conn_ids, for max_per_user without a walk over every connection.
+        # Each user's conn_ids: for max_per_user without a walk over every connection, and
+        # whether a connection is the user's first or last (user_online, user_offline).
         self._user_conns: dict[str, set[str]] = {}
+        # Stand-ins of departed connections (presence_grace): no user holds them.
+        self._stand_ins: set[str] = set()
         self.channels: dict[str, ChannelRecord] = {}
         self.unique_messages = 0
         # The node's methods themselves: a publish costs no lookup on the way.
         self._on_event: Callable[[Event], None] = _ignore
         self._on_control: Callable[[Control], None] = _ignore
+        self._setup_outbox()
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, events: EngineEvents) -> None:
@@ -53,63 +61,6 @@ class MemoryEngine:
 
     def health(self) -> dict[str, Any]:
         return {"ok": True, "engine": "memory"}
-
-    # -- users -----------------------------------------------------------------------
-    def upsert_user(
-        self,
-        username: str,
-        *,
-        now: float,
-        fresh_state: dict[str, StateValue] | None = None,
-        changes: dict[str, StateValue] | None = None,
-        public_keys: list[str] | None = None,
-        create: bool = True,
-    ) -> tuple[User, list[dict[str, Any]]] | None:
-        user = self.users.get(username)
-        if user is None:
-            if not create:
-                return None
-            user = User(username, dict(fresh_state or {}))
-            self.users[username] = user
-        if public_keys is not None:
-            user.public_keys = list(public_keys)
-        changed = user.merge_state(changes or {})
-        user.last_active = now
-        return user.copy(), changed
-
-    def get_user(self, username: str) -> User | None:
-        user = self.users.get(username)
-        return user.copy() if user else None
-
-    def get_users(self, usernames: list[str]) -> list[User]:
-        return [self.users[name].copy() for name in usernames if name in self.users]
-
-    def user_states(
-        self, usernames: list[str], *, public: bool
-    ) -> list[tuple[str, dict[str, StateValue]]]:
-        # Fresh dicts, not whole copies of every User: a channel of 100 users made copying
-        # half the cost of a /connect.
-        users = self.users
-        return [
-            (name, users[name].public_state if public else dict(users[name].state))
-            for name in usernames
-            if name in users
-        ]
-
-    def list_users(self) -> list[User]:
-        return [user.copy() for user in self.users.values()]
-
-    def collect_users(self, idle_before: float) -> list[str]:
-        busy = {conn.username for conn in self.connections.values()}
-        gone = [
-            name
-            for name, user in self.users.items()
-            if name not in busy and user.last_active < idle_before
-        ]
-        for name in gone:
-            del self.users[name]
-            self.user_logs.pop(name, None)
-        return gone
 
     # -- connections -----------------------------------------------------------------
     def add_connection(
@@ -123,6 +74,8 @@ class MemoryEngine:
             conn = Connection(conn_id, username, last_active=now)
             conn.positions[None] = self._user_log(username).position()
             self.connections[conn_id] = conn
+            if not held:
+                self._record("user_online", now, None, username)
             held.add(conn_id)
         else:
             conn.last_active = now
@@ -130,8 +83,13 @@ class MemoryEngine:
         return conn.copy()
 
     def _live(self, conn_ids: set[str]) -> int:
-        """Connections not marked disconnected (those are on their way out)."""
-        return sum(1 for conn_id in conn_ids if not self.connections[conn_id].disconnected)
+        """Connections not marked disconnected (those are on their way out), stand-ins not
+        counted (they hold a departed connection's presence, not a socket)."""
+        return sum(
+            1
+            for conn_id in conn_ids
+            if not self.connections[conn_id].disconnected and conn_id not in self._stand_ins
+        )
 
     def get_connection(self, conn_id: str) -> Connection | None:
         conn = self.connections.get(conn_id)
@@ -182,14 +140,37 @@ class MemoryEngine:
             if conn.disconnected or conn.last_active < idle_before
         ]
 
-    def remove_connection(self, conn_id: str) -> Connection | None:
+    def remove_connection(self, conn_id: str, now: float) -> Connection | None:
         conn = self.connections.pop(conn_id, None)
         if conn is not None:
+            self._stand_ins.discard(conn_id)
             held = self._user_conns.get(conn.username)
             if held is not None:
                 held.discard(conn_id)
                 if not held:
                     del self._user_conns[conn.username]
+                    self._record("user_offline", now, None, conn.username)
+        return conn
+
+    def retire_connection(
+        self, conn_id: str, stand_in: str, last_active: float
+    ) -> Connection | None:
+        conn = self.connections.pop(conn_id, None)
+        if conn is None:
+            return None
+        held = Connection(stand_in, conn.username, last_active=last_active)
+        for name in conn.channels:
+            channel = self.channels.get(name)
+            members = channel.members.get(conn.username) if channel else None
+            if members is not None and conn_id in members:
+                members.discard(conn_id)
+                members.add(stand_in)
+                held.channels.add(name)
+        self.connections[stand_in] = held
+        self._stand_ins.add(stand_in)
+        mine = self._user_conns.setdefault(conn.username, set())
+        mine.discard(conn_id)
+        mine.add(stand_in)
         return conn
 
     # -- channels --------------------------------------------------------------------
@@ -249,15 +230,21 @@ class MemoryEngine:
     def join_channel(self, name: str, conn_id: str, username: str, now: float) -> JoinResult:
         channel = self.channels[name]
         channel.last_active = now
+        occupied = bool(channel.members)
         conns = channel.members.setdefault(username, set())
         first = not conns
         joined = conn_id not in conns
         conns.add(conn_id)
         position = channel.log.position()
-        conn = self.connections.get(conn_id)
-        if conn is not None and joined:
-            conn.channels.add(name)
-            conn.positions[name] = position
+        if joined:
+            if not occupied:
+                self._record("channel_occupied", now, name, None)
+            if first:
+                self._record("user_joined", now, name, username)
+            conn = self.connections.get(conn_id)
+            if conn is not None:
+                conn.channels.add(name)
+                conn.positions[name] = position
         return JoinResult(joined=joined, first_for_user=first and joined, position=position)
 
     def leave_channel(self, name: str, conn_id: str, username: str, now: float) -> LeaveResult:
@@ -272,10 +259,13 @@ class MemoryEngine:
             return LeaveResult(left=False, last_for_user=False)
         conns.discard(conn_id)
         channel.last_active = now
-        if not conns:
-            del channel.members[username]
-            return LeaveResult(left=True, last_for_user=True)
-        return LeaveResult(left=True, last_for_user=False)
+        if conns:
+            return LeaveResult(left=True, last_for_user=False)
+        del channel.members[username]
+        self._record("user_parted", now, name, username)
+        if not channel.members:
+            self._record("channel_vacated", now, name, None)
+        return LeaveResult(left=True, last_for_user=True)
 
     def collect_channels(self, idle_before: float) -> list[str]:
         gone = [
@@ -331,13 +321,8 @@ class MemoryEngine:
 
     def edit_message(self, stream: Stream, uuid: str, changes: dict[str, Any]) -> bool:
         edits = message_edits(changes)
-        found = False
-        if stream[0] == "channel":
-            channel = self.channels.get(stream[1])
-            for item in channel.history if channel else []:
-                if item.get("uuid") == uuid:
-                    item.update(edits)
-                    found = True
+        channel = self.channels.get(stream[1]) if stream[0] == "channel" else None
+        found = channel.edit_history(uuid, edits) if channel else False
         log = self._log(stream)
         if log is not None:
             found = (
@@ -347,13 +332,8 @@ class MemoryEngine:
         return found
 
     def delete_message(self, stream: Stream, uuid: str) -> bool:
-        found = False
-        if stream[0] == "channel":
-            channel = self.channels.get(stream[1])
-            if channel is not None:
-                before = len(channel.history)
-                channel.history[:] = [m for m in channel.history if m.get("uuid") != uuid]
-                found = len(channel.history) != before
+        channel = self.channels.get(stream[1]) if stream[0] == "channel" else None
+        found = channel.delete_history(uuid) if channel else False
         log = self._log(stream)
         if log is not None:
             found = log.replace(uuid, lambda event: None) or found
@@ -361,17 +341,7 @@ class MemoryEngine:
 
     def replay(self, stream: Stream, after: Position | None) -> Replay:
         log = self._log(stream)
-        if log is None:
-            return Replay(events=[], position=("", 0))
-        position = log.position()
-        if after is None:
-            return Replay(events=[], position=position)
-        epoch, offset = after
-        if epoch != log.epoch:
-            return Replay(events=list(log.events), position=position, gap="epoch")
-        if offset < log.floor:
-            return Replay(events=list(log.events), position=position, gap="window")
-        return Replay(events=log.after(offset), position=position)
+        return log.replay(after) if log else Replay(events=[], position=("", 0))
 
     def position(self, stream: Stream) -> Position:
         log = self._log(stream)

@@ -7,6 +7,7 @@ import dataclasses
 import uuid
 from typing import Any
 
+from channelstream.engine.base import Replay
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Position
 from channelstream.model.event import Event
@@ -46,6 +47,19 @@ class StreamLog:
         found.reverse()
         return found
 
+    def replay(self, after: Position | None) -> Replay:
+        """Kept events after `after`, or all of them with the kind of gap when it is not
+        exact (another epoch, or an offset that left the window)."""
+        position = self.position()
+        if after is None:
+            return Replay(events=[], position=position)
+        epoch, offset = after
+        if epoch != self.epoch:
+            return Replay(events=list(self.events), position=position, gap="epoch")
+        if offset < self.floor:
+            return Replay(events=list(self.events), position=position, gap="window")
+        return Replay(events=self.after(offset), position=position)
+
     def replace(self, uuid_: str, change: Any) -> bool:
         for index, event in enumerate(self.events):
             if event.uuid == uuid_ and event.type == "message":
@@ -69,3 +83,16 @@ class ChannelRecord:
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     # username -> conn_ids: presence is per user, connections are counted per user.
     members: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+
+    def edit_history(self, uuid_: str, edits: dict[str, Any]) -> bool:
+        found = False
+        for item in self.history:
+            if item.get("uuid") == uuid_:
+                item.update(edits)
+                found = True
+        return found
+
+    def delete_history(self, uuid_: str) -> bool:
+        before = len(self.history)
+        self.history[:] = [item for item in self.history if item.get("uuid") != uuid_]
+        return len(self.history) != before

@@ -157,6 +157,27 @@ class AdminUserSchema(UserInfoSchema):
     connections = fields.List(fields.String(metadata={"format": "uuid"}))
 
 
+class WebhookStateSchema(BaseSchema):
+    """The webhook's state (docs/webhooks.md), the same on every node of a cluster."""
+
+    enabled = fields.Boolean(metadata={"description": "channelstream.webhook_url is set."})
+    url = fields.String(metadata={"description": "Without its query or credentials."})
+    events = fields.List(fields.String())
+    pending = fields.Integer(metadata={"description": "Events waiting to be sent."})
+    dropped = fields.Integer(metadata={"description": "Events the cap dropped, in all."})
+    sent = fields.Integer(metadata={"description": "Events delivered (2xx)."})
+    failures = fields.Integer(metadata={"description": "Failed attempts, in all."})
+    abandoned = fields.Integer(metadata={"description": "Events given up after retrying."})
+    last_success = fields.String(allow_none=True)
+    last_failure = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    failing_since = fields.String(
+        allow_none=True, metadata={"description": "Since when the batch in flight fails."}
+    )
+    sender = fields.String(allow_none=True, metadata={"description": "The sender that sends."})
+    this_node_sends = fields.Boolean()
+
+
 class AdminSummarySchema(BaseSchema):
     remembered_user_count = fields.Integer()
     unique_user_count = fields.Integer(metadata={"description": "Users with a connection."})
@@ -174,6 +195,7 @@ class AdminSummarySchema(BaseSchema):
     uptime = fields.String(metadata={"example": "1:02:03"})
     uptime_seconds = fields.Integer()
     version = fields.String()
+    webhook = fields.Nested(WebhookStateSchema)
 
 
 class HealthSchema(BaseSchema):

@@ -183,4 +183,9 @@ class AdminViews:
 
     @documented("Totals, channels, users, uptime, version", answer=responses.AdminSummarySchema)
     def admin_json(self) -> Response:
-        return json_response(presenters.admin_summary(self.state), 200)
+        summary = presenters.admin_summary(self.state)
+        sender = runtime_of(self.request).webhooks
+        summary["webhook"] = presenters.webhook_summary(
+            self.state, sending=bool(sender and sender.holding)
+        )
+        return json_response(summary, 200)

@@ -233,7 +233,7 @@ def test_an_outage_closes_connections_the_engine_forgot(node: Node) -> None:
     forgotten = listen(state, forgotten_id)
     with node.outage():
         state.engine.leave_channel("chat", forgotten_id, "bob", state.clock())
-        state.engine.remove_connection(forgotten_id)
+        state.engine.remove_connection(forgotten_id, state.clock())
     wait_until(lambda: forgotten.closed is not None, what="the close")
     assert forgotten.closed == (1000, "disconnected")
     assert kept.closed is None and forgotten_id not in state.hub.connections

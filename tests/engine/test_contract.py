@@ -458,7 +458,7 @@ def test_add_connection_refuses_a_new_one_past_max_per_user(harness: Harness) ->
     engine.mark_disconnected("c2")
     assert engine.add_connection("c4", "alice", NOW, max_per_user=2) is not None
     assert engine.add_connection("c5", "alice", NOW, max_per_user=2) is None
-    engine.remove_connection("c3")
+    engine.remove_connection("c3", NOW)
     assert engine.add_connection("c5", "alice", NOW, max_per_user=2) is not None
     held = sorted(c.conn_id for c in engine.list_connections() if c.username == "alice")
     assert held == ["c1", "c2", "c4", "c5"]
@@ -501,11 +501,11 @@ def test_remove_connection(harness: Harness) -> None:
     engine.ensure_channel("a", None, NOW)
     engine.add_connection("c1", "alice", NOW)
     engine.join_channel("a", "c1", "alice", NOW)
-    removed = engine.remove_connection("c1")
+    removed = engine.remove_connection("c1", NOW)
     assert removed is not None and removed.conn_id == "c1" and removed.channels == {"a"}
     assert engine.get_connection("c1") is None
     assert engine.list_connections() == []
-    assert engine.remove_connection("c1") is None
+    assert engine.remove_connection("c1", NOW) is None
     assert engine.collectable_connections(NOW + 1000) == []
 
 

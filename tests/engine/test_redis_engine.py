@@ -115,7 +115,7 @@ def test_a_dead_nodes_connections_become_collectable(fresh_redis: MakeEngine) ->
     assert time.monotonic() - started < 5  # node_ttl (1 s), with room for a loaded machine
     # Claimed: another pass (another node) does not collect it again at once.
     assert survivor.collectable_connections(now - 60) == []
-    assert survivor.remove_connection("on-doomed") is not None
+    assert survivor.remove_connection("on-doomed", now) is not None
     survivor.collectable_connections(now - 60)
     client = survivor.redis
     assert doomed.node_id.encode() not in client.smembers(survivor.prefix + "nodes")

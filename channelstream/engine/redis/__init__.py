@@ -32,13 +32,20 @@ braces are a hash tag, so on a Redis Cluster every key lands in one slot):
 ``restored:<life>`` set: the lost (channel, user) presences already restored
 ``bus:<db>``        the pub/sub channel every envelope travels on (named after the database:
                     pub/sub is shared by all databases of a server)
+``wq``              zset: the outbox, presence transitions waiting for the webhook sender
+                    (score = seq, member = seq LF [name, ms, channel, user])
+``wo``              hash: the outbox's ``seq``, ``epoch``, ``dropped`` (by the cap, in all),
+                    ``dropped_new`` (since the sender last took)
+``wl``              the sender's lease: its holder, with a TTL
+``wr``              hash: what the sender reports (last success, failures...)
 ==================  ===============================================================
 
 The parts, one job each: ``client`` (URLs, Sentinel, the clients and the scripts runner),
 ``codec`` (what is kept and what travels), ``scripts`` (the Lua: every write the contract
 calls atomic is one script), ``streams`` (the broker side), ``presence`` (users,
 connections, channels), ``bus`` (the subscriber, its backoff and the node's heartbeat),
-``lifeline`` (noticing and mending a Redis that lost its data) and ``engine`` (the whole,
+``lifeline`` (noticing and mending a Redis that lost its data), ``outbox`` (the cluster's
+presence transitions for the webhook, and the sender's lease) and ``engine`` (the whole,
 started with the node's ``EngineEvents``).
 
 Nodes: each node has an id and a heartbeat key with a TTL of ``node_ttl`` seconds (default

@@ -19,8 +19,9 @@ import redis
 from channelstream import jsonenc
 from channelstream.engine.base import ChannelSnapshot, JoinResult, LeaveResult
 from channelstream.engine.redis.bus import BACKOFF_MAX, Bus
-from channelstream.engine.redis.client import RedisErrors, RedisPart
+from channelstream.engine.redis.client import RedisErrors
 from channelstream.engine.redis.codec import chunks, new_epoch, position_of, position_text, text
+from channelstream.engine.redis.outbox import RedisOutbox
 from channelstream.errors import Unavailable
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
@@ -34,7 +35,7 @@ CLAIM_LEASE = 5.0
 COLLECT_LIMIT = 1000
 
 
-class RedisPresence(RedisPart):
+class RedisPresence(RedisOutbox):
     bus: Bus
     node_ttl: float
 
@@ -167,7 +168,14 @@ class RedisPresence(RedisPart):
         self, conn_id: str, username: str, now: float, *, max_per_user: int = 0
     ) -> Connection | None:
         snap = self._run(
-            "ADD_CONNECTION", conn_id, username, repr(now), self.node_id, new_epoch(), max_per_user
+            "ADD_CONNECTION",
+            conn_id,
+            username,
+            repr(now),
+            self.node_id,
+            new_epoch(),
+            max_per_user,
+            *self._recording(now),
         )
         if isinstance(snap, int):
             return None  # the user holds max_per_user connections already
@@ -234,8 +242,16 @@ class RedisPresence(RedisPart):
         found = self._run("COLLECTABLE", repr(idle_before), CLAIM_LEASE, COLLECT_LIMIT)
         return [text(conn_id) for conn_id in found]
 
-    def remove_connection(self, conn_id: str) -> Connection | None:
-        return self._connection(conn_id, self._run("REMOVE_CONNECTION", conn_id))
+    def remove_connection(self, conn_id: str, now: float) -> Connection | None:
+        return self._connection(
+            conn_id, self._run("REMOVE_CONNECTION", conn_id, *self._recording(now))
+        )
+
+    def retire_connection(
+        self, conn_id: str, stand_in: str, last_active: float
+    ) -> Connection | None:
+        reply = self._run("RETIRE_CONNECTION", conn_id, stand_in, repr(last_active))
+        return self._connection(conn_id, reply)
 
     # -- channels --------------------------------------------------------------------
     @staticmethod
@@ -333,7 +349,9 @@ class RedisPresence(RedisPart):
 
     def join_channel(self, name: str, conn_id: str, username: str, now: float) -> JoinResult:
         try:
-            joined, first, epoch, offset = self._run("JOIN", name, conn_id, username, repr(now))
+            joined, first, epoch, offset = self._run(
+                "JOIN", name, conn_id, username, repr(now), *self._recording(now)
+            )
         except redis.exceptions.ResponseError as exc:
             if "unknown channel" in str(exc):
                 raise KeyError(name) from None
@@ -343,7 +361,7 @@ class RedisPresence(RedisPart):
         )
 
     def leave_channel(self, name: str, conn_id: str, username: str, now: float) -> LeaveResult:
-        left, last = self._run("LEAVE", name, conn_id, username, repr(now))
+        left, last = self._run("LEAVE", name, conn_id, username, repr(now), *self._recording(now))
         return LeaveResult(left=bool(left), last_for_user=bool(last))
 
     def collect_channels(self, idle_before: float) -> list[str]:

@@ -2,6 +2,8 @@
 // Plain ES module, no build step. Every piece of server data goes in through
 // textContent, never innerHTML.
 
+import { renderWebhook } from './webhook.js';
+
 const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 8000;
 const RATE_WINDOW = 4; // samples (about seconds) the rate is averaged over
@@ -235,6 +237,7 @@ function render(data) {
     renderChannels(data);
     renderUsers(data);
     renderChannelView();
+    renderWebhook(data.webhook);
 }
 
 function measureRate(data) {

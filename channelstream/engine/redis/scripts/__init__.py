@@ -2,7 +2,8 @@
 
 ``channels`` holds the channels' and streams' scripts, ``connections`` the users', the
 connections' and the nodes', ``lifeline`` those that notice and repair a Redis that lost its
-data.
+data, ``outbox`` the recording of presence transitions (included by the scripts that decide
+them) and the sender's lease.
 
 Every script takes the key prefix as ARGV[1] and builds its keys from it (the layout is in
 ``channelstream.engine.redis``'s docstring); KEYS[1] is the bus (the pub/sub channel the
@@ -30,11 +31,13 @@ from channelstream.engine.redis.scripts.connections import (
     MARK_DISCONNECTED,
     NODE_HEARTBEAT,
     REMOVE_CONNECTION,
+    RETIRE_CONNECTION,
     SAVE_POSITIONS,
     TOUCH,
     USER_CHANNELS,
 )
 from channelstream.engine.redis.scripts.lifeline import LIFE, RESTORE_LOST
+from channelstream.engine.redis.scripts.outbox import OUTBOX_DROP, OUTBOX_RELEASE, OUTBOX_TAKE
 
 __all__ = [
     "ADD_CONNECTION",
@@ -49,10 +52,14 @@ __all__ = [
     "LIFE",
     "MARK_DISCONNECTED",
     "NODE_HEARTBEAT",
+    "OUTBOX_DROP",
+    "OUTBOX_RELEASE",
+    "OUTBOX_TAKE",
     "PUBLISH",
     "REMOVE_CONNECTION",
     "REPLAY",
     "RESTORE_LOST",
+    "RETIRE_CONNECTION",
     "REWRITE",
     "SAVE_POSITIONS",
     "SET_CONFIG",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from channelstream.engine.redis.scripts.outbox import RECORD
+
 ENSURE_CHANNEL = """
 local P, name = ARGV[1], ARGV[2]
 local ck = P .. 'c:' .. name
@@ -15,8 +17,12 @@ return {ARGV[3], 1}
 """
 
 
-JOIN = """
+# ARGV[6..8]: what to record in the outbox (keep, cap, ms; see ``outbox.RECORD``).
+JOIN = (
+    RECORD
+    + """
 local P, name, conn, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local keep, cap, ms = ARGV[6], ARGV[7], ARGV[8]
 local ck = P .. 'c:' .. name
 if redis.call('EXISTS', ck) == 0 then return redis.error_reply('unknown channel') end
 redis.call('ZADD', P .. 'channels', now, name)
@@ -25,7 +31,13 @@ local off = redis.call('HGET', ck, 'off')
 local joined = redis.call('HSETNX', P .. 'cm:' .. name, conn, user)
 local first = 0
 if joined == 1 then
-  if redis.call('HINCRBY', P .. 'cu:' .. name, user, 1) == 1 then first = 1 end
+  if keep ~= '' and redis.call('HLEN', P .. 'cm:' .. name) == 1 then
+    record(P, keep, cap, ms, 'channel_occupied', name, '')
+  end
+  if redis.call('HINCRBY', P .. 'cu:' .. name, user, 1) == 1 then
+    first = 1
+    record(P, keep, cap, ms, 'user_joined', name, user)
+  end
   if redis.call('EXISTS', P .. 'k:' .. conn) == 1 then
     redis.call('SADD', P .. 'kc:' .. conn, name)
     redis.call('HSET', P .. 'kp:' .. conn, 'c:' .. name, '["' .. epoch .. '",' .. off .. ']')
@@ -33,10 +45,15 @@ if joined == 1 then
 end
 return {joined, first, epoch, tonumber(off)}
 """
+)
 
 
-LEAVE = """
+# ARGV[6..8]: what to record in the outbox, as for JOIN.
+LEAVE = (
+    RECORD
+    + """
 local P, name, conn, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local keep, cap, ms = ARGV[6], ARGV[7], ARGV[8]
 redis.call('SREM', P .. 'kc:' .. conn, name)
 if redis.call('EXISTS', P .. 'c:' .. name) == 0 then return {0, 0} end
 local member = redis.call('HGET', P .. 'cm:' .. name, conn)
@@ -45,10 +62,15 @@ redis.call('HDEL', P .. 'cm:' .. name, conn)
 redis.call('ZADD', P .. 'channels', now, name)
 if redis.call('HINCRBY', P .. 'cu:' .. name, user, -1) <= 0 then
   redis.call('HDEL', P .. 'cu:' .. name, user)
+  record(P, keep, cap, ms, 'user_parted', name, user)
+  if keep ~= '' and redis.call('HLEN', P .. 'cm:' .. name) == 0 then
+    record(P, keep, cap, ms, 'channel_vacated', name, '')
+  end
   return {1, 1}
 end
 return {1, 0}
 """
+)
 
 
 COLLECT_CHANNELS = """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from channelstream.engine.redis.scripts.outbox import RECORD
+
 # A connection's record as one reply: user, last_active, disconnected, node, channels, then
 # the position fields and values flattened ("c:<channel>" / "d" -> "[epoch, offset]").
 _SNAPSHOT = """
@@ -19,10 +21,12 @@ end
 
 # ARGV[7] is the most connections the user may hold (0: any number). A new one past it is
 # refused with the number the user holds (an integer, where a record is a table); those
-# marked disconnected do not count. Counted and added in this one step: two nodes cannot
-# both admit the last place.
+# marked disconnected do not count, nor stand-ins (RETIRE_CONNECTION). Counted and added in
+# this one step: two nodes cannot both admit the last place. ARGV[8..10]: what to record in
+# the outbox (keep, cap, ms; see ``outbox.RECORD``).
 ADD_CONNECTION = (
     _SNAPSHOT
+    + RECORD
     + """
 local P, conn, user, now, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local limit = tonumber(ARGV[7])
@@ -35,13 +39,19 @@ else
     local held = redis.call('SCARD', P .. 'uc:' .. user)
     if held >= limit then
       for _, other in ipairs(redis.call('SMEMBERS', P .. 'uc:' .. user)) do
-        if redis.call('SISMEMBER', P .. 'disc', other) == 1 then held = held - 1 end
+        if redis.call('SISMEMBER', P .. 'disc', other) == 1
+           or redis.call('HEXISTS', P .. 'k:' .. other, 'standin') == 1 then
+          held = held - 1
+        end
       end
       if held >= limit then return held end
     end
   end
   redis.call('HSET', kk, 'user', user, 'disc', 0, 'node', node)
   redis.call('SADD', P .. 'uc:' .. user, conn)
+  if ARGV[8] ~= '' and redis.call('SCARD', P .. 'uc:' .. user) == 1 then
+    record(P, ARGV[8], ARGV[9], ARGV[10], 'user_online', '', user)
+  end
   redis.call('SADD', P .. 'nc:' .. node, conn)
   local dm = P .. 'd:' .. user
   redis.call('HSETNX', dm, 'epoch', ARGV[6])
@@ -153,8 +163,24 @@ return found
 """
 
 
+# Drops a connection's own keys and its places in the indexes (not its memberships).
+_FORGET = """
+local function forget(P, conn, snap)
+  redis.call('DEL', P .. 'k:' .. conn, P .. 'kc:' .. conn, P .. 'kp:' .. conn)
+  redis.call('ZREM', P .. 'conns', conn)
+  redis.call('SREM', P .. 'disc', conn)
+  redis.call('HDEL', P .. 'claims', conn)
+  redis.call('SREM', P .. 'uc:' .. snap[1], conn)
+  if snap[4] ~= '' then redis.call('SREM', P .. 'nc:' .. snap[4], conn) end
+end
+"""
+
+
+# ARGV[3..5]: what to record in the outbox (keep, cap, ms).
 REMOVE_CONNECTION = (
     _SNAPSHOT
+    + _FORGET
+    + RECORD
     + """
 local P, conn = ARGV[1], ARGV[2]
 local snap = snapshot(P, conn)
@@ -164,12 +190,37 @@ if not snap then
   redis.call('ZREM', P .. 'conns', conn)
   return false
 end
-redis.call('DEL', P .. 'k:' .. conn, P .. 'kc:' .. conn, P .. 'kp:' .. conn)
-redis.call('ZREM', P .. 'conns', conn)
-redis.call('SREM', P .. 'disc', conn)
-redis.call('HDEL', P .. 'claims', conn)
-redis.call('SREM', P .. 'uc:' .. snap[1], conn)
-if snap[4] ~= '' then redis.call('SREM', P .. 'nc:' .. snap[4], conn) end
+forget(P, conn, snap)
+if ARGV[3] ~= '' and redis.call('SCARD', P .. 'uc:' .. snap[1]) == 0 then
+  record(P, ARGV[3], ARGV[4], ARGV[5], 'user_offline', '', snap[1])
+end
+return snap
+"""
+)
+
+
+# The connection ARGV[2] gives way to a stand-in ARGV[3] (no socket, no node) that holds its
+# memberships and its place among the user's connections, active at ARGV[4] (so that the
+# idle rule collects it later): presence_grace. Records nothing; answers the connection.
+RETIRE_CONNECTION = (
+    _SNAPSHOT
+    + _FORGET
+    + """
+local P, conn, held, seen = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local snap = snapshot(P, conn)
+if not snap then return false end
+local user = snap[1]
+redis.call('HSET', P .. 'k:' .. held, 'user', user, 'disc', 0, 'node', '', 'standin', 1)
+for _, name in ipairs(snap[5]) do
+  if redis.call('HGET', P .. 'cm:' .. name, conn) == user then
+    redis.call('HDEL', P .. 'cm:' .. name, conn)
+    redis.call('HSET', P .. 'cm:' .. name, held, user)
+    redis.call('SADD', P .. 'kc:' .. held, name)
+  end
+end
+redis.call('SADD', P .. 'uc:' .. user, held)
+redis.call('ZADD', P .. 'conns', seen, held)
+forget(P, conn, snap)
 return snap
 """
 )
