@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 DELIVERY_KEYS = ("pm_users", "exclude_users", "no_history")
 # Events handed to the engine in one call; other clients get a turn between two calls.
 # Only a batch longer than this is split: should the engine fail half-way (Redis gone),
-# the slices before were published and the answer is an error, so a retry may repeat
-# them (publishing by uuid once only, a later release, makes that harmless).
+# the slices before were published and the answer is an error; a retry within
+# idempotency_window repeats none of them (the engine publishes a uuid once per stream).
 PUBLISH_SLICE = 200
 # The conn_id prefix of a stand-in that holds a departed connection's presence during
 # presence_grace (never a valid conn_id of the API, which are UUIDs).
@@ -299,7 +299,11 @@ def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[
     """Publish validated messages in order, in one engine call (one Redis round trip for a
     list, or one per PUBLISH_SLICE events of a long one); answer them as 0.7 did, defaults
     filled. Every message was validated before: none is refused half-way. As in 0.7.1, a
-    message with neither a channel nor recipients is dropped, from the answer too."""
+    message with neither a channel nor recipients is dropped, from the answer too.
+
+    A message whose uuid its channel (or recipient) saw within idempotency_window, earlier
+    in the same list too, is the earlier one: the engine neither delivers nor keeps it
+    again, and its answer is the earlier one's (uuid, timestamp, message, offset...)."""
     messages = [m for m in messages if m.get("channel") or m.get("pm_users")]
     items: list[tuple[Event, bool]] = []
     owners: list[dict[str, Any]] = []
@@ -318,9 +322,11 @@ def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[
     stamped_events: list[Event | None] = []
     for part in slices(items, PUBLISH_SLICE):
         stamped_events.extend(state.engine.publish_many(part, now=state.clock()))
-    for owner, stamped in zip(owners, stamped_events, strict=True):
-        if stamped is not None:
+    for owner, (event, _), stamped in zip(owners, items, stamped_events, strict=True):
+        if stamped is event:
             owner.update(offset=stamped.offset, epoch=stamped.epoch)
+        elif stamped is not None:
+            owner.update(stamped.payload)  # published before: the original's answer
     return messages
 
 

@@ -5,6 +5,7 @@ the 0.7.1 settings that have no equivalent. ``settings`` reads them into ``Setti
 
 from __future__ import annotations
 
+import math
 import urllib.parse
 
 from channelstream.errors import ConfigurationError
@@ -24,6 +25,9 @@ DEFAULT_SIGNATURE_CHECKER = "channelstream.security.check_signature"
 # 0.7.1's name for its (only) signature checker, as its make_config wrote it: the same
 # itsdangerous TimestampSigner check as ours.
 SIGNATURE_CHECKER_071 = "channelstream.utils.DefaultSigner"
+# The longest idempotency_window: what publishes within it leave in memory (the engine's
+# or Redis's) grows with it, and a backend's retries are over long before a day.
+MAX_IDEMPOTENCY_WINDOW = 86400
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
 
@@ -52,6 +56,16 @@ def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
         raise ValueError("must be greater than 0")
+    return number
+
+
+def _idempotency_window(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"must be a number of seconds (0 for none), got {value!r}") from None
+    if not math.isfinite(number) or not 0 <= number <= MAX_IDEMPOTENCY_WINDOW:
+        raise ValueError(f"must be 0 or more seconds, at most {MAX_IDEMPOTENCY_WINDOW}")
     return number
 
 
@@ -247,6 +261,15 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         "500",
         "Events kept per channel (and per user's direct stream) for catch-up and resume.",
+    ),
+    Setting(
+        "idempotency_window",
+        _idempotency_window,
+        "120",
+        "Seconds during which a message whose `uuid` was already published to the same "
+        "channel (or to the same direct recipient) is neither delivered nor kept again; the "
+        "answer carries the first one, so a backend may retry a publish. 0: off; at most "
+        "86400 (docs/wire-extensions.md).",
     ),
     Setting(
         "max_history_size",

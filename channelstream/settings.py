@@ -78,6 +78,7 @@ class Settings:
     ping_timeout: float
     longpoll_timeout: float
     catchup_size: int
+    idempotency_window: float
     max_history_size: int
     max_body_size: int
     max_channels_per_call: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -26,7 +27,8 @@ def message(channel: str | None, user: str = "sender", **extra: Any) -> dict[str
         "pm_users": extra.pop("pm_users", []),
         "exclude_users": extra.pop("exclude_users", []),
         "no_history": extra.pop("no_history", False),
-        "uuid": extra.pop("uuid", "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0001"),
+        # A new one each time, as the API fills it: a repeated uuid is one message.
+        "uuid": extra.pop("uuid", None) or str(uuid.uuid4()),
         "timestamp": "2026-11-28T23:16:22.364259",
         **extra,
     }
@@ -406,3 +408,25 @@ def test_a_stand_in_holds_no_place_under_max_connections_per_user() -> None:
     assert {conn.conn_id for conn in state.engine.list_connections()} >= {second}
     with pytest.raises(LimitReached):
         connect(state, "alice", ["c"])  # the new connection does hold her place
+
+
+def test_a_repeated_uuid_answers_the_first_publish_and_reaches_nobody_again(state: State) -> None:
+    conn_id = connect(state, "alice", ["c"])
+    transport = listen(state, conn_id)
+    first = operations.publish_messages(state, [message("c", uuid=REPEATED)])
+    later = {**message("c", uuid=REPEATED, text="changed"), "timestamp": "2026-11-29T00:00:00"}
+    batch = operations.publish_messages(state, [later, message("c", uuid=REPEATED)])
+    assert batch == first * 2
+    assert [m["message"] for m in transport.of_type("message")] == [{"text": "hi"}]
+
+
+def test_a_repeated_uuid_to_direct_recipients_reaches_each_once(state: State) -> None:
+    readers = {user: listen(state, connect(state, user, [])) for user in ("bob", "carl")}
+    direct = message(None, uuid=REPEATED, pm_users=["bob", "carl"])
+    first = operations.publish_messages(state, [dict(direct)])
+    assert operations.publish_messages(state, [dict(direct)]) == first
+    for transport in readers.values():
+        assert len(transport.of_type("message")) == 1
+
+
+REPEATED = "6a5e6a66-0c9b-4c4e-8f5c-6b0f3d5b0dd0"

@@ -282,3 +282,21 @@ def test_production_holds_a_webhook_secret_to_the_rules_of_secrets() -> None:
     for value, message in [("changeme", "a placeholder"), ("new-key-0123456789 short", "shorter")]:
         with pytest.raises(ConfigurationError, match=f"channelstream.webhook_secret is {message}"):
             parse_settings({**good, "channelstream.webhook_secret": value}, environ={})
+
+
+def test_idempotency_window_is_seconds_from_0_to_a_day() -> None:
+    assert parse_settings(DEV, environ={}).idempotency_window == 120
+    for text, value in [("0", 0.0), ("0.5", 0.5), ("86400", 86400.0)]:
+        chosen = parse_settings({**DEV, "channelstream.idempotency_window": text}, environ={})
+        assert chosen.idempotency_window == value
+    for text, message in [
+        ("-1", "must be 0 or more seconds, at most 86400"),
+        ("86401", "at most 86400"),
+        ("nan", "0 or more"),
+        ("inf", "0 or more"),
+        ("2 minutes", "must be a number of seconds"),
+    ]:
+        with pytest.raises(
+            ConfigurationError, match=f"channelstream.idempotency_window.*{message}"
+        ):
+            parse_settings({**DEV, "channelstream.idempotency_window": text}, environ={})

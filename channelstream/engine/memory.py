@@ -21,6 +21,7 @@ from channelstream.engine.base import (
 )
 from channelstream.engine.memory_log import ChannelRecord, StreamLog
 from channelstream.engine.memory_outbox import MemoryOutbox
+from channelstream.engine.memory_seen import RecentMessages, SeenKey
 from channelstream.engine.memory_users import MemoryUsers
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
@@ -46,6 +47,9 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
         self._stand_ins: set[str] = set()
         self.channels: dict[str, ChannelRecord] = {}
         self.unique_messages = 0
+        # Messages published within idempotency_window (none remembered when it is 0).
+        self.seen = RecentMessages(settings.idempotency_window)
+        self._once = settings.idempotency_window > 0
         # The node's methods themselves: a publish costs no lookup on the way.
         self._on_event: Callable[[Event], None] = _ignore
         self._on_control: Callable[[Control], None] = _ignore
@@ -292,6 +296,16 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
         return channel.log if channel else None
 
     def publish(self, event: Event, *, now: float, history: bool = False) -> Event | None:
+        seen = self.seen
+        key: SeenKey | None = None
+        if self._once and event.payload.get("type") == "message":
+            uuid = event.payload.get("uuid")
+            if uuid is not None:
+                key = (event.channel, event.direct_to, uuid)
+                original = seen.get(key, now)
+                if original is not None:
+                    # Published within the window: answer that publish, change nothing.
+                    return original
         if event.channel is not None:
             channel = self.channels.get(event.channel)
             if channel is None:
@@ -308,7 +322,10 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
             log = self._user_log(event.direct_to)
             log.stamp(event)
             log.keep(event)
-        if event.type == "message":
+        if key is not None:
+            seen.remember(key, event, now)
+            self.unique_messages += 1
+        elif event.type == "message":
             self.unique_messages += 1
         self._on_event(event)
         return event

@@ -85,10 +85,12 @@ class ChannelRecord:
     members: dict[str, set[str]] = dataclasses.field(default_factory=dict)
 
     def edit_history(self, uuid_: str, edits: dict[str, Any]) -> bool:
+        # Replaced, not changed in place: an item is the payload of the event its publish
+        # answered, which answers a retry of that publish unchanged (idempotency_window).
         found = False
-        for item in self.history:
+        for index, item in enumerate(self.history):
             if item.get("uuid") == uuid_:
-                item.update(edits)
+                self.history[index] = {**item, **edits}
                 found = True
         return found
 

@@ -146,6 +146,14 @@ def test_bad_log_level(kind: str) -> None:
     refused(command(kind, DEVELOPMENT), env, "CHANNELSTREAM_LOG_LEVEL", "'LOUD'", "DEBUG, INFO")
 
 
+@pytest.mark.parametrize(
+    ("value", "complaint"), [("-5", "must be 0 or more"), ("two minutes", "a number of seconds")]
+)
+def test_bad_idempotency_window(value: str, complaint: str) -> None:
+    env = clean_env(CHANNELSTREAM_IDEMPOTENCY_WINDOW=value)
+    refused(command("pserve", DEVELOPMENT), env, "CHANNELSTREAM_IDEMPOTENCY_WINDOW", complaint)
+
+
 @BOTH
 def test_malformed_redis_url(kind: str) -> None:
     env = clean_env(CHANNELSTREAM_ENGINE="redis", CHANNELSTREAM_REDIS_URL="http://127.0.0.1:6379")

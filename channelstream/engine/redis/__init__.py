@@ -26,6 +26,9 @@ braces are a hash tag, so on a Redis Cluster every key lands in one slot):
 ``nodes``           set: node ids; ``n:<node>`` its heartbeat key (TTL ``node_ttl``);
                     ``nc:<node>`` the conn_ids whose socket it holds
 ``counters``        hash: ``total_unique_messages``
+``i:<uuid>:<k>:<n>`` a message published within ``idempotency_window`` to the channel
+                    (``c``) or direct stream (``d``) ``<n>``: until when it counts, LF, the
+                    stamped payload its publish answered; it expires with the window
 ``pc``              set: the presence channels (notify_presence), whose members nodes follow
 ``life``            the id of this life of the data: only a data loss removes it
 ``recovering``      set for ``node_ttl`` seconds after a node noticed a data loss

@@ -18,6 +18,7 @@ a channel's publishes never make them retry.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,18 @@ from channelstream.model.event import Event
 LOST = "CSLOST"
 
 
+def original(event: Event, payload: bytes) -> Event:
+    """The event that answered the first publish of this message's uuid in its stream (the
+    stamped payload the publish script kept), where `event` would have gone."""
+    return Event(
+        jsonenc.loads(payload),
+        channel=event.channel,
+        direct_to=event.direct_to,
+        pm_users=event.pm_users,
+        exclude_users=event.exclude_users,
+    )
+
+
 class RedisBroker(RedisPart):
     # -- streams ---------------------------------------------------------------------
     def publish(self, event: Event, *, now: float, history: bool = False) -> Event | None:
@@ -54,6 +67,8 @@ class RedisBroker(RedisPart):
         event still stamped, kept and fanned out atomically, in the given order."""
         prepared: list[tuple[Event, list[Any]]] = []
         at = repr(now)
+        window = self.settings.idempotency_window
+        window_ms = math.ceil(window * 1000)
         for event, history in items:
             if event.channel is not None:
                 kind, name, epoch = "c", event.channel, ""
@@ -64,6 +79,9 @@ class RedisBroker(RedisPart):
             payload = event.payload
             payload.pop("offset", None)
             payload.pop("epoch", None)
+            is_message = payload.get("type") == "message"
+            # Messages only: an edit or a delete carries the uuid of the message it changes.
+            once = payload.get("uuid") if is_message and window > 0 else None
             args: list[Any] = [
                 self.prefix,
                 kind,
@@ -71,10 +89,13 @@ class RedisBroker(RedisPart):
                 rules(event),
                 jsonenc.dumps(payload),
                 at,
-                int(event.type == "message"),
+                int(is_message),
                 int(bool(history)),
                 self.settings.catchup_size,
                 epoch,
+                once or "",
+                window,
+                window_ms,
             ]
             prepared.append((event, args))
         script = self._scripts["PUBLISH"]
@@ -98,9 +119,11 @@ class RedisBroker(RedisPart):
                 raise reply
             if reply is None:
                 stamped.append(None)
-                continue
-            event.stamp(text(reply[1]), int(reply[0]))
-            stamped.append(event)
+            elif len(reply) == 3:
+                stamped.append(original(event, reply[2]))
+            else:
+                event.stamp(text(reply[1]), int(reply[0]))
+                stamped.append(event)
         return stamped
 
     def broadcast(self, envelope: Control) -> None:

@@ -93,8 +93,26 @@ return gone
 # receives a stream's events in offset order. The payload gets its offset and epoch appended
 # as text (it always ends with "}"), so the kept and published bytes are exactly what a
 # client receives.
+#
+# A message's uuid (ARGV[11], empty for other events or with no idempotency_window) is
+# published once per stream within the window (ARGV[12] seconds, ARGV[13] the same in ms):
+# the key ``i:<uuid>:<kind>:<name>`` holds until when it counts (by the callers' clock,
+# ARGV[6], as the memory engine's) and the stamped payload; a publish that finds it in
+# time changes nothing and answers {0, '', payload}. The key expires with the window, so
+# Redis holds what the last window's messages published, no more.
 PUBLISH = """
 local P, kind, name = ARGV[1], ARGV[2], ARGV[3]
+local once = ''
+if ARGV[11] ~= '' then
+  once = P .. 'i:' .. ARGV[11] .. ':' .. kind .. ':' .. name
+  local seen = redis.call('GET', once)
+  if seen then
+    local cut = string.find(seen, '\\n', 1, true)
+    if tonumber(string.sub(seen, 1, cut - 1)) > tonumber(ARGV[6]) then
+      return {0, '', string.sub(seen, cut + 1)}
+    end
+  end
+end
 local meta, logk
 if kind == 'c' then
   meta = P .. 'c:' .. name
@@ -136,6 +154,10 @@ if kind == 'c' and ARGV[8] == '1' and redis.call('HGET', meta, 'sh') == '1' then
   end
 end
 if ARGV[7] == '1' then redis.call('HINCRBY', P .. 'counters', 'total_unique_messages', 1) end
+if once ~= '' then
+  local until_ = string.format('%.6f', tonumber(ARGV[6]) + tonumber(ARGV[12]))
+  redis.call('SET', once, until_ .. '\\n' .. p, 'PX', ARGV[13])
+end
 redis.call('PUBLISH', KEYS[1], 'E' .. entry)
 return {off, epoch}
 """
