@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
+from channelstream import jsonenc
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
 from channelstream.model.event import Event
@@ -32,6 +33,19 @@ EDITABLE_KEYS = ("message", "user", "timestamp", "edited")
 
 def message_edits(changes: dict[str, Any]) -> dict[str, Any]:
     return {key: changes[key] for key in EDITABLE_KEYS if key in changes}
+
+
+def original_event(event: Event, body: bytes) -> Event:
+    """The event that answered the first publish of `event`'s uuid in its stream (within
+    idempotency_window), from the stamped payload's JSON an engine kept of it."""
+    return Event(
+        jsonenc.loads(body),
+        channel=event.channel,
+        direct_to=event.direct_to,
+        pm_users=event.pm_users,
+        exclude_users=event.exclude_users,
+        body=body,
+    )
 
 
 def channel_stream(name: str) -> Stream:

@@ -18,6 +18,7 @@ from channelstream.engine.base import (
     Replay,
     Stream,
     message_edits,
+    original_event,
 )
 from channelstream.engine.memory_log import ChannelRecord, StreamLog
 from channelstream.engine.memory_outbox import MemoryOutbox
@@ -302,10 +303,10 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
             uuid = event.payload.get("uuid")
             if uuid is not None:
                 key = (event.channel, event.direct_to, uuid)
-                original = seen.get(key, now)
-                if original is not None:
+                answered = seen.get(key, now)
+                if answered is not None:
                     # Published within the window: answer that publish, change nothing.
-                    return original
+                    return original_event(event, answered)
         if event.channel is not None:
             channel = self.channels.get(event.channel)
             if channel is None:
@@ -323,7 +324,8 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
             log.stamp(event)
             log.keep(event)
         if key is not None:
-            seen.remember(key, event, now)
+            # Its JSON, made now rather than by the first delivery (the same bytes, once).
+            seen.remember(key, event.encode(), now)
             self.unique_messages += 1
         elif event.type == "message":
             self.unique_messages += 1

@@ -25,7 +25,7 @@ from typing import Any
 import redis
 
 from channelstream import jsonenc
-from channelstream.engine.base import Control, Replay, Stream, message_edits
+from channelstream.engine.base import Control, Replay, Stream, message_edits, original_event
 from channelstream.engine.redis.client import RedisPart
 from channelstream.engine.redis.codec import (
     decode_entry,
@@ -43,18 +43,6 @@ from channelstream.model.event import Event
 # The error the publish script answers for an unknown channel while the shared state may
 # have lost it (see ``lifeline``).
 LOST = "CSLOST"
-
-
-def original(event: Event, payload: bytes) -> Event:
-    """The event that answered the first publish of this message's uuid in its stream (the
-    stamped payload the publish script kept), where `event` would have gone."""
-    return Event(
-        jsonenc.loads(payload),
-        channel=event.channel,
-        direct_to=event.direct_to,
-        pm_users=event.pm_users,
-        exclude_users=event.exclude_users,
-    )
 
 
 class RedisBroker(RedisPart):
@@ -120,7 +108,7 @@ class RedisBroker(RedisPart):
             if reply is None:
                 stamped.append(None)
             elif len(reply) == 3:
-                stamped.append(original(event, reply[2]))
+                stamped.append(original_event(event, reply[2]))
             else:
                 event.stamp(text(reply[1]), int(reply[0]))
                 stamped.append(event)
