@@ -191,12 +191,20 @@ class Broker(Protocol):
         stream's next offset and its epoch, keep it for catch-up (channels with
         store_frames) and history (when `history`), then hand it to every node.
         Answers the stamped event, or None for an unknown channel. Raises
-        ``errors.Unavailable`` when it cannot tell an unknown channel from a lost one."""
+        ``errors.Unavailable`` when it cannot tell an unknown channel from a lost one.
+
+        Once only: a `message` (not presence, an edit...) whose uuid this stream published
+        less than ``settings.idempotency_window`` seconds before `now` (by the callers'
+        clock) is neither kept nor handed over again; the answer is the event that
+        publish answered (another object: its payload, offset and epoch), decided
+        atomically for every node. What is remembered expires with the window. A window
+        of 0 remembers nothing."""
 
     def publish_many(self, items: list[tuple[Event, bool]], *, now: float) -> list[Event | None]:
         """`publish` for several `(event, history)` pairs, in order; answers what `publish`
         would for each. A networked engine sends them in one round trip; each event is
-        still stamped, kept and handed over atomically on its own."""
+        still stamped, kept and handed over atomically on its own (so a uuid repeated in
+        the list answers what its first publish in the list answered)."""
 
     def broadcast(self, envelope: Control) -> None:
         """Hand a membership change to every node."""

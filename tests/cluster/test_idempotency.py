@@ -4,6 +4,7 @@ message once; Redis decides, inside the publish script, which publish was the fi
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from channelstream_client import Client, RetryPolicy
 
+from channelstream_client import Client, RetryPolicy
 from tests.cluster.conftest import cluster
 from tests.cluster.test_cluster import drain, of_type
 from tests.support.clients import WSClient
@@ -45,7 +46,9 @@ def unique(prefix: str) -> str:
 
 def readers(nodes: list[ServerProcess], channels: list[str], **body: Any) -> list[WSClient]:
     """A WebSocket reader on each node."""
-    return [WSClient(node.ws_url, node.connect(unique("reader"), channels, **body)) for node in nodes]
+    return [
+        WSClient(node.ws_url, node.connect(unique("reader"), channels, **body)) for node in nodes
+    ]
 
 
 def texts_before_end(client: WSClient) -> list[str]:
@@ -97,7 +100,7 @@ def test_the_same_publish_on_two_nodes_answers_alike(two_nodes: list[ServerProce
     ]
     batch = [
         {"channel": channel, "user": "b", "message": {"text": "x"}, "uuid": str(uuid.uuid4())},
-        {"channel": None, "pm_users": [user], "message": {"text": "x"}, "uuid": str(uuid.uuid4())},
+        {"user": "b", "pm_users": [user], "message": {"text": "x"}, "uuid": str(uuid.uuid4())},
     ]
     try:
         first = two_nodes[0].post("/message", batch)
@@ -106,11 +109,43 @@ def test_the_same_publish_on_two_nodes_answers_alike(two_nodes: list[ServerProce
         assert second == first
         ends = [
             {"channel": channel, "user": "b", "message": {"text": "end"}},
-            {"channel": None, "pm_users": [user], "message": {"text": "end"}},
+            {"user": "b", "pm_users": [user], "message": {"text": "end"}},
         ]
         two_nodes[0].post("/message", ends)
         for client in clients:
             assert texts_before_end(client) == ["x", "end"]
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_the_same_publish_on_two_nodes_at_once_is_one_message(
+    two_nodes: list[ServerProcess],
+) -> None:
+    channel = unique("race")
+    clients = readers(two_nodes, [channel])
+    messages = [
+        {"channel": channel, "user": "b", "message": {"text": f"m{n}"}, "uuid": str(uuid.uuid4())}
+        for n in range(20)
+    ]
+    answers: dict[int, list[Any]] = {0: [], 1: []}
+
+    def send(index: int) -> None:
+        for message in messages:
+            answers[index].append(two_nodes[index].post("/message", [message])[0])
+
+    threads = [threading.Thread(target=send, args=(index,)) for index in (0, 1)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert answers[0] == answers[1]
+        two_nodes[0].post(
+            "/message", [{"channel": channel, "user": "b", "message": {"text": "end"}}]
+        )
+        for client in clients:
+            assert texts_before_end(client) == [f"m{n}" for n in range(20)] + ["end"]
     finally:
         for client in clients:
             client.close()

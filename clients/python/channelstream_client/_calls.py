@@ -56,8 +56,8 @@ class RetryPolicy:
     the server's ``Retry-After`` when it is shorter than ``max_backoff``).
 
     Every call is safe to retry: ``connect`` sends a conn_id the client chose, and every
-    published message carries a uuid, so a server that de-duplicates publishes delivers a
-    retried one once (see the README)."""
+    published message carries a uuid, which channelstream publishes once within its
+    ``idempotency_window``: a retried message is delivered once (see the README)."""
 
     retries: int = 2
     backoff: float = 0.1
