@@ -85,12 +85,10 @@ class ChannelRecord:
     members: dict[str, set[str]] = dataclasses.field(default_factory=dict)
 
     def edit_history(self, uuid_: str, edits: dict[str, Any]) -> bool:
-        # Replaced, not changed in place: an item is the payload of the event its publish
-        # answered, which answers a retry of that publish unchanged (idempotency_window).
         found = False
-        for index, item in enumerate(self.history):
+        for item in self.history:
             if item.get("uuid") == uuid_:
-                self.history[index] = {**item, **edits}
+                item.update(edits)
                 found = True
         return found
 
