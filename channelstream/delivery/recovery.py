@@ -128,7 +128,7 @@ class Recovery:
                 mark = False
             else:
                 bodies.append(event.replayed())
-        self.hub.count_replayed(replayed)
+        self.hub.count_replayed(replayed, local)
         # Not the stream's latest offset: live events past the last replayed one that are
         # still on their way (held, or gathered for the next flush) must not be dropped.
         local.positions[key] = (epoch, last)

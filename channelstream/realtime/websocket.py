@@ -66,6 +66,7 @@ CLOSE_TIMEOUT = 30.0
 
 
 class WebSocketSession:
+    kind = "websocket"
     __slots__ = (
         "_bodies",
         "_clock",
