@@ -47,6 +47,8 @@ setup(
         # The Redis engine (several nodes as one): part of every install.
         "redis>=5.0,<9",
         "hiredis>=2.0",
+        # /metrics: Prometheus' own client library (text format, multiprocess mode).
+        "prometheus_client>=0.20",
     ],
     extras_require={
         # Kept so that `pip install channelstream[redis]` keeps working: Redis is included.

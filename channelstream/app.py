@@ -68,6 +68,7 @@ def includeme(config: Configurator) -> None:
     config.include("channelstream.views.guards")
     config.include("channelstream.cors")
     config.include("channelstream.routes")
+    config.include("channelstream.metrics")
     config.action(("channelstream", "start"), _start_when_created, args=(config.registry,))
     log.info("channelstream %s configured: %s", __version__, settings.redacted())
 

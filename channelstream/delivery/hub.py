@@ -88,6 +88,8 @@ class Hub:
         self.published = 0
         self.longpoll_deliveries = 0
         self.frames_sent = 0
+        # WebSocket sessions ended, by close code (the realtime layer counts into it).
+        self.ws_closes: dict[int, int] = {}
         self._schedule = schedule
         # Channel events waiting for the next flush, in publish order per channel.
         self._pending: dict[str, list[Event]] = {}
