@@ -51,6 +51,10 @@ def resolve(config: Configurator, key: str, name: str) -> Any:
 def includeme(config: Configurator) -> None:
     settings = parse_settings(config.get_settings())
     logging.getLogger("channelstream").setLevel(settings.log_level)
+    if settings.log_format == "json":
+        from channelstream.logs.json_lines import use_json
+
+        use_json()
     engine_name = ENGINES.get(settings.engine, settings.engine)
     make_engine: EngineFactory = resolve(config, "engine", engine_name)
     check_signature = startup.signature_checker(config, settings.signature_checker)
