@@ -64,6 +64,8 @@ setup(
             "hypothesis>=6.100",
             # The suite fuzzes the server from its own /openapi.json.
             "schemathesis>=4.3,<5",
+            # docs/prometheus-alerts.yml is read back by the suite.
+            "PyYAML>=6",
         ],
         "dev": ["mypy>=1.10", "ruff>=0.6"],
     },

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from itsdangerous import TimestampSigner
 
 from tests.e2e.helpers import FrameReader, clients, handshake, name, open_ws
@@ -235,3 +236,44 @@ def test_with_log_format_json_every_log_line_is_json(tmp_path: Path) -> None:
     assert fields["path"] == f"/info?secret=***&m={marker}"
     assert signed not in json.dumps(entries)
     assert any(entry["message"].startswith("channelstream listening") for entry in entries)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+METRIC_NAME = re.compile(r"\b(?:channelstream|process)_[a-z_]+\b")
+
+
+def dashboard_exprs() -> list[str]:
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    assert dashboard["panels"], "a dashboard with panels"
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert all(panel["targets"] for panel in dashboard["panels"])
+    return exprs
+
+
+def alert_exprs() -> list[str]:
+    rules = yaml.safe_load((DOCS / "prometheus-alerts.yml").read_text())
+    found = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert {"ChannelstreamEngineDown", "ChannelstreamSlowConsumers"} <= {r["alert"] for r in found}
+    assert {"ChannelstreamGapRate", "ChannelstreamHttp5xxRate"} <= {r["alert"] for r in found}
+    assert all(rule["expr"] and rule["annotations"]["summary"] for rule in found)
+    return [str(rule["expr"]) for rule in found]
+
+
+def test_every_metric_the_dashboard_and_the_alerts_use_is_in_a_real_scrape(
+    mnode: ServerProcess,
+) -> None:
+    # Labelled series exist once counted: a close and a gap first.
+    channel = name("named")
+    conn_id = mnode.connect(name("namer"), [channel])
+    mnode.publish(channel, "x", {"n": 1})
+    with clients(open_ws(mnode, conn_id, resume={"channels": {channel: ["other", 1]}})) as (c,):
+        c.read_until(lambda: [m for m in c.received if m.get("type") == "gap"])
+    scrape_until(
+        mnode, lambda now: now.total("channelstream_ws_closes_total") > 0, "a close counted"
+    )
+    scraped = scrape(mnode.url).names()
+    used = {
+        name_ for expr in dashboard_exprs() + alert_exprs() for name_ in METRIC_NAME.findall(expr)
+    }
+    assert len(used) >= 15
+    assert used - scraped == set()
