@@ -40,8 +40,7 @@ def format_line(style: str, entry: Entry) -> tuple[str, dict[str, Any]]:
     remote, now, request_line, status, size, seconds, referer, agent = entry
     request_line, referer = redact(request_line), redact(referer)
     line = (
-        f'{remote or "-"} - - [{apache_time(now)}] "{_quoted(request_line)}" {status} '
-        f"{size or '-'}"
+        f'{remote or "-"} - - [{apache_time(now)}] "{_quoted(request_line)}" {status} {size or "-"}'
     )
     if style == COMBINED:
         line += f' "{_quoted(referer or "-")}" "{_quoted(agent or "-")}"'
