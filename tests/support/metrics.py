@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import http.client
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
+
+if TYPE_CHECKING:
+    from tests.support.webapp import App
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -55,3 +59,14 @@ def scrape(url: str, **kwargs: object) -> Samples:
     status, _, body = fetch(url, **kwargs)  # type: ignore[arg-type]
     assert status == 200, (status, body)
     return parse(body)
+
+
+# WSGI's REMOTE_ADDR for an in-process request from outside allow_posting_from.
+OUTSIDE = {"REMOTE_ADDR": "127.0.0.2"}
+
+
+def app_samples(app: App, **kwargs: Any) -> Samples:
+    """GET /metrics from an application in this process (WebTest)."""
+    answer = app.get("/metrics", **kwargs)
+    assert answer.content_type == "text/plain"
+    return parse(answer.text)
