@@ -54,7 +54,8 @@ class Families:
         )
         self.ws_closes = counter(
             "channelstream_ws_closes_total",
-            "WebSocket sessions ended, by close code (1006: the socket went away unclosed).",
+            "WebSocket sessions ended, by close code (1006: the socket went away unclosed; "
+            "a client's own codes as 3xxx, 4xxx).",
             ("code",),
         )
         self.slow_consumers = counter(

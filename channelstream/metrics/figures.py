@@ -47,7 +47,7 @@ def _node(runtime: Runtime) -> Reading:
             (LONGPOLL,): hub.longpoll_deliveries,
         },
         "frames_sent": {(): hub.frames_sent},
-        "ws_closes": {(str(code),): count for code, count in hub.ws_closes.items()},
+        "ws_closes": _closes(hub.ws_closes),
         "slow_consumers": {(): hub.ws_closes.get(CLOSE_SLOW_CONSUMER, 0)},
         "gaps": {(reason,): count for reason, count in recovery.gaps.items()},
         "catchup_events": {(): recovery.catchup_events},
@@ -66,6 +66,16 @@ def _node(runtime: Runtime) -> Reading:
         }
         reading["webhook_failures"] = {(): counts.get("failures", 0)}
     return reading
+
+
+def _closes(closes: dict[int, int]) -> dict[tuple[str, ...], float]:
+    """By code; a client's own application codes (3000-4999) go under "3xxx" or "4xxx",
+    so that no client makes a series per code it invents (4008 is ours)."""
+    found: dict[tuple[str, ...], float] = {}
+    for code, count in closes.items():
+        label = str(code) if code < 3000 or code == CLOSE_SLOW_CONSUMER else f"{code // 1000}xxx"
+        found[(label,)] = found.get((label,), 0) + count
+    return found
 
 
 def _engine(runtime: Runtime) -> Reading:

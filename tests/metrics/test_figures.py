@@ -31,3 +31,13 @@ def test_an_engine_that_fails_reads_as_down_with_the_counts_left_out(app: App) -
     assert reading["engine_up"] == {(): 0} and "users" not in reading
     app.runtime.unavailable_answers += 2
     assert figures.read(app.runtime)["engine_errors"] == {(): 2}
+
+
+def test_close_codes_a_client_invents_share_one_series(app: App) -> None:
+    app.runtime.state.hub.ws_closes.update({1000: 2, 4008: 1, 4001: 1, 4999: 2, 3000: 1})
+    assert figures.read(app.runtime)["ws_closes"] == {
+        ("1000",): 2,
+        ("4008",): 1,
+        ("4xxx",): 3,
+        ("3xxx",): 1,
+    }
