@@ -47,6 +47,8 @@ setup(
         # The Redis engine (several nodes as one): part of every install.
         "redis>=5.0,<9",
         "hiredis>=2.0",
+        # /metrics: Prometheus' own client library (text format, multiprocess mode).
+        "prometheus_client>=0.20",
     ],
     extras_require={
         # Kept so that `pip install channelstream[redis]` keeps working: Redis is included.
@@ -62,6 +64,8 @@ setup(
             "hypothesis>=6.100",
             # The suite fuzzes the server from its own /openapi.json.
             "schemathesis>=4.3,<5",
+            # docs/prometheus-alerts.yml is read back by the suite.
+            "PyYAML>=6",
         ],
         "dev": ["mypy>=1.10", "ruff>=0.6"],
     },

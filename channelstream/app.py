@@ -51,6 +51,10 @@ def resolve(config: Configurator, key: str, name: str) -> Any:
 def includeme(config: Configurator) -> None:
     settings = parse_settings(config.get_settings())
     logging.getLogger("channelstream").setLevel(settings.log_level)
+    if settings.log_format == "json":
+        from channelstream.logs.json_lines import use_json
+
+        use_json()
     engine_name = ENGINES.get(settings.engine, settings.engine)
     make_engine: EngineFactory = resolve(config, "engine", engine_name)
     check_signature = startup.signature_checker(config, settings.signature_checker)
@@ -68,6 +72,7 @@ def includeme(config: Configurator) -> None:
     config.include("channelstream.views.guards")
     config.include("channelstream.cors")
     config.include("channelstream.routes")
+    config.include("channelstream.metrics")
     config.action(("channelstream", "start"), _start_when_created, args=(config.registry,))
     log.info("channelstream %s configured: %s", __version__, settings.redacted())
 

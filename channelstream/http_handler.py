@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -239,8 +240,24 @@ class ChannelstreamHandler(WebSocketHandler):
 
     # -- logging: never a secret -----------------------------------------------------------
     def log_request(self) -> None:
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(redact(self.format_request()))
+        """The access line's facts, handed to the server's writer (``logs.access``)."""
+        writer = getattr(self.server, "access_log", None)
+        if writer is None or not access_log.isEnabledFor(logging.INFO):
+            return
+        address = self.client_address
+        headers = self.headers
+        writer.record(
+            (
+                address[0] if isinstance(address, tuple) else str(address or ""),
+                time.time(),
+                self.requestline or "",
+                (self._orig_status or self.status or "000").split()[0],
+                self.response_length or 0,
+                (self.time_finish or self.time_start) - self.time_start,
+                (headers.get("Referer") if headers is not None else None) or "",
+                (headers.get("User-Agent") if headers is not None else None) or "",
+            )
+        )
 
     def log_error(self, msg: str, *args: Any) -> None:
         """pywsgi's messages quote malformed request lines, queries included."""

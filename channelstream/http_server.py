@@ -27,6 +27,7 @@ from gevent import pywsgi
 from channelstream import jsonenc
 from channelstream.http_handler import ChannelstreamHandler
 from channelstream.http_request import HttpLimits
+from channelstream.logs.access import AccessLog
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class ChannelstreamServer(pywsgi.WSGIServer):
         self._answering = False  # the reserve's descriptor is a refused client's now
         self._warned_at = 0.0
         self.refused = 0
+        # Set by the runner unless channelstream.access_log is off (logs.access).
+        self.access_log: AccessLog | None = None
 
     def do_read(self) -> Any:
         try:

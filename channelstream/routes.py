@@ -8,8 +8,9 @@ from channelstream.runtime import runtime_of
 from channelstream.views.admin import AdminViews
 from channelstream.views.api import ServerApiViews
 from channelstream.views.client import ClientViews
-from channelstream.views.guards import ADMIN_PAGE, API, OPTION, POLL, SOCKET
+from channelstream.views.guards import ADMIN_PAGE, API, METRICS, OPTION, POLL, SOCKET
 from channelstream.views.methods import refuse_other_methods
+from channelstream.views.metrics import metrics
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -96,6 +97,9 @@ def includeme(config: Configurator) -> None:
     route("channelstream.health", "/health")
     view(ClientViews, attr="health", route_name="channelstream.health", request_method="GET")
     refuse_other_methods(config, "channelstream.health", ("GET",))
+    route("channelstream.metrics", "/metrics")
+    view(metrics, route_name="channelstream.metrics", request_method="GET", **{OPTION: METRICS})
+    refuse_other_methods(config, "channelstream.metrics", ("GET",))
 
     # Admin.
     route("channelstream.admin", "/admin")

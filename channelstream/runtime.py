@@ -10,7 +10,7 @@ starts serving, never at configuration time.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channelstream.limits.node import NodeLimits
 from channelstream.state import State
@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from channelstream.security import SignatureChecker
 
 REGISTRY_KEY = "channelstream"
+
+
+class Service(Protocol):
+    """Background work an included part adds (the metrics exporter): started and stopped
+    with the loops."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclasses.dataclass
@@ -45,6 +54,10 @@ class Runtime:
     started: bool = False
     # Wrong admin passwords, counted per address and per user name (this process only).
     sign_in_throttle: SignInThrottle = dataclasses.field(default_factory=SignInThrottle)
+    # Requests answered 503 because the shared state could not be reached (with the
+    # engine's own error_count, channelstream_engine_errors_total).
+    unavailable_answers: int = 0
+    services: list[Service] = dataclasses.field(default_factory=list)
     # This node's limits (admission of /ws and /listen, the WebSocket frame rate) and the
     # count of every refusal by limit: ``limits.refusals.counts``.
     limits: NodeLimits = dataclasses.field(init=False)
@@ -72,12 +85,16 @@ class Runtime:
             if settings.webhook_url:
                 self.webhooks = WebhookSender(self.state)
                 self.webhooks.start()
+            for service in self.services:
+                service.start()
         _running.append(self)
 
     def stop(self) -> None:
         if not self.started:
             return
         self.started = False
+        for service in self.services:
+            service.stop()
         if self.webhooks is not None:
             self.webhooks.stop()
             self.webhooks = None

@@ -116,6 +116,11 @@ def require_api_caller(request: Request, settings: Settings, checker: SignatureC
     address = client_address(request, settings)
     if not address_allowed(address, settings.allow_posting_from):
         raise Forbidden({"request": f"Address {address} is not allowed to post"})
+    require_signature(request, settings, checker)
+
+
+def require_signature(request: Request, settings: Settings, checker: SignatureChecker) -> None:
+    """A valid signature, whoever sends it."""
     bound = request.headers.get(request_signing.HEADER)
     if bound is not None:
         request_signing.check_request_signature(settings, signed_request(request, settings, bound))
@@ -128,6 +133,17 @@ def require_api_caller(request: Request, settings: Settings, checker: SignatureC
         )
     else:
         raise SignatureMissing({"request": f"Missing signature ({request_signing.HEADER})"})
+
+
+def require_metrics_reader(request: Request, settings: Settings, checker: SignatureChecker) -> None:
+    """/metrics: an allowed address (a Prometheus beside the node needs no key), or a
+    signed request from anywhere; else 403, and 401 for a signature that is wrong."""
+    address = client_address(request, settings)
+    if address_allowed(address, settings.allow_posting_from):
+        return
+    if not (request.headers.get(SIGNATURE_HEADER) or request.headers.get(request_signing.HEADER)):
+        raise Forbidden({"request": f"Address {address} may not read the metrics unsigned"})
+    require_signature(request, settings, checker)
 
 
 # -- admin -----------------------------------------------------------------------------

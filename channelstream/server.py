@@ -161,6 +161,10 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         body_timeout=settings.body_timeout,
     )
     server = ChannelstreamServer(listener, app, http_limits=limits, log=None, error_log=log)
+    if settings.access_log != "off":
+        from channelstream.logs.access import AccessLog
+
+        server.access_log = AccessLog(settings.access_log, gevent.spawn)
 
     def shutdown(*_: Any) -> None:
         log.info("shutting down")
@@ -174,5 +178,6 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
     gevent.signal_handler(signal.SIGTERM, shutdown)
     gevent.signal_handler(signal.SIGINT, shutdown)
     log.info("channelstream listening on http://%s:%d", host, port)
-    print(f"channelstream serving on http://{host}:{port}", flush=True)
+    if settings.log_format != "json":  # there, every line is JSON: the log line says it
+        print(f"channelstream serving on http://{host}:{port}", flush=True)
     server.serve_forever()

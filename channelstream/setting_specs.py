@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import urllib.parse
+from collections.abc import Callable
 
 from channelstream.errors import ConfigurationError
 from channelstream.limits.specs import LIMIT_SETTINGS
@@ -29,6 +30,8 @@ SIGNATURE_CHECKER_071 = "channelstream.utils.DefaultSigner"
 # or Redis's) grows with it, and a backend's retries are over long before a day.
 MAX_IDEMPOTENCY_WINDOW = 86400
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+ACCESS_LOG_FORMATS = ("combined", "common", "off")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
 
 
@@ -76,6 +79,16 @@ def _log_level(value: str) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
     return level
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        chosen = value.strip().lower()
+        if chosen not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return chosen
+
+    return parse
 
 
 def _signature_checker(value: str) -> str:
@@ -343,6 +356,28 @@ SETTINGS: tuple[Setting, ...] = (
         _log_level,
         "INFO",
         "Level of the `channelstream` loggers (DEBUG, INFO, WARNING, ERROR, CRITICAL).",
+    ),
+    Setting(
+        "log_format",
+        _choice(LOG_FORMATS),
+        "text",
+        "`json` makes every log line one JSON object (for log shippers); `text` keeps the "
+        "ini's formatters.",
+    ),
+    Setting(
+        "access_log",
+        _choice(ACCESS_LOG_FORMATS),
+        "combined",
+        "One `channelstream.access` line per request, written off the request path: "
+        "`combined`, `common` (Apache's formats) or `off`; `?secret=` values redacted.",
+    ),
+    Setting(
+        "metrics_dir",
+        str,
+        "",
+        "A directory shared by worker processes on one port (`reuse_port`): each writes its "
+        "figures there and `/metrics` reports them summed, as one node. Empty: this "
+        "process alone.",
     ),
 )
 

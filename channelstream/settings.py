@@ -99,6 +99,9 @@ class Settings:
     backlog: int
     reuse_port: bool
     log_level: str
+    log_format: str
+    access_log: str
+    metrics_dir: str
 
     @property
     def secrets(self) -> tuple[str, ...]:

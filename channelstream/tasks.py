@@ -19,11 +19,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+COLLECTED = ("connections", "users", "channels")
+
 
 class Tasks:
     def __init__(self, state: State) -> None:
         self.state = state
         self._jobs: list[Job] = []
+        # What collection removed, by kind, since start (channelstream.metrics reads it).
+        self.collected: dict[str, int] = dict.fromkeys(COLLECTED, 0)
 
     def start(self) -> None:
         settings = self.state.settings
@@ -41,10 +45,15 @@ class Tasks:
 
     # -- the jobs --------------------------------------------------------------------
     def collect_connections(self) -> int:
-        return operations.collect_idle_connections(self.state)
+        gone = operations.collect_idle_connections(self.state)
+        self.collected["connections"] += gone
+        return gone
 
     def collect_users_and_channels(self) -> tuple[int, int]:
-        return operations.collect_idle_users_and_channels(self.state)
+        users, channels = operations.collect_idle_users_and_channels(self.state)
+        self.collected["users"] += users
+        self.collected["channels"] += channels
+        return users, channels
 
     def heartbeat(self) -> int:
         """Heartbeat every attached transport; live ones count as activity."""

@@ -33,6 +33,7 @@ def test_collecting_removes_disconnected_and_idle_connections_with_their_parted(
     assert parted == ["leaver", "sleeper"]
     assert {conn.conn_id for conn in state.engine.list_connections()} == {watcher_id}
     assert idle not in state.hub.connections
+    assert tasks.collected == {"connections": 2, "users": 0, "channels": 0}
 
 
 def test_the_heartbeat_touches_the_living_and_skips_the_dead() -> None:
@@ -56,7 +57,9 @@ def test_users_and_channels_are_forgotten_when_idle() -> None:
     operations.collect_connection(state, conn_id)
     assert isinstance(state.clock, Clock)
     state.clock.advance(101)
-    assert Tasks(state).collect_users_and_channels() == (1, 1)
+    tasks = Tasks(state)
+    assert tasks.collect_users_and_channels() == (1, 1)
+    assert tasks.collected == {"connections": 0, "users": 1, "channels": 1}
     assert state.engine.get_user("alice") is None and state.engine.channel_names() == []
 
 

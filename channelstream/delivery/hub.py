@@ -34,6 +34,9 @@ def flush_now(flush: Callable[[], None]) -> None:
 
 
 class Transport(Protocol):
+    # A transport may name its kind in a class attribute `kind` ("websocket", the default,
+    # or "longpoll"): the label its deliveries are counted under (channelstream.metrics).
+
     def send_batch(self, batch: EventBatch) -> None:
         """Send live events (their shared, pre-encoded bytes) in order."""
 
@@ -47,7 +50,7 @@ class Transport(Protocol):
 
 
 class LocalConnection:
-    __slots__ = ("channels", "conn_id", "held", "positions", "transport", "username")
+    __slots__ = ("channels", "conn_id", "held", "longpoll", "positions", "transport", "username")
 
     def __init__(
         self,
@@ -62,6 +65,8 @@ class LocalConnection:
         self.channels = channels
         self.positions = positions
         self.transport = transport
+        # Read once here, so that counting by transport costs the send path one flag test.
+        self.longpoll = getattr(transport, "kind", "websocket") == "longpoll"
         # While catch-up is being sent, live events wait here so that they follow it in order.
         self.held: list[Event] | None = []
 
@@ -75,6 +80,16 @@ class Hub:
         # admin.json called total_messages (presence, state changes, edits and deletes are
         # not counted, as there).
         self.deliveries = 0
+        # The figures channelstream.metrics reads at scrape time: plain ints, so the publish
+        # path pays an addition, never a lock or a label lookup. Events handed to the hub
+        # for delivery (each counted once, however many sockets get it); the part of
+        # `deliveries` that went to long-poll connections; batches of live events handed
+        # to a transport (one WebSocket frame each).
+        self.published = 0
+        self.longpoll_deliveries = 0
+        self.frames_sent = 0
+        # WebSocket sessions ended, by close code (the realtime layer counts into it).
+        self.ws_closes: dict[int, int] = {}
         self._schedule = schedule
         # Channel events waiting for the next flush, in publish order per channel.
         self._pending: dict[str, list[Event]] = {}
@@ -134,6 +149,7 @@ class Hub:
     def deliver_event(self, event: Event) -> None:
         """A stamped event: a channel's is gathered until the flush, a direct one goes to
         the user's local connections at once."""
+        self.published += 1
         if event.channel is not None:
             if event.channel in self._by_channel:
                 # Encoded now, while the payload is still in the CPU's cache: at the
@@ -194,6 +210,9 @@ class Hub:
                 last = events[-1]
                 local.positions[first.channel] = (last.epoch, last.offset)
                 self.deliveries += batch.messages
+                self.frames_sent += 1
+                if local.longpoll:
+                    self.longpoll_deliveries += batch.messages
                 local.transport.send_batch(batch)
                 return
         chosen = []
@@ -209,6 +228,9 @@ class Hub:
             whole = batch is not None and len(chosen) == len(events)
             sent = batch if whole and batch else EventBatch(chosen)
             self.deliveries += sent.messages
+            self.frames_sent += 1
+            if local.longpoll:
+                self.longpoll_deliveries += sent.messages
             local.transport.send_batch(sent)
 
     def _subscribed(self, envelope: Subscribed) -> None:
@@ -237,9 +259,12 @@ class Hub:
         return channel in self._by_channel
 
     # -- figures ---------------------------------------------------------------------
-    def count_replayed(self, events: list[Event]) -> None:
+    def count_replayed(self, events: list[Event], local: LocalConnection | None = None) -> None:
         """Catch-up sent outside the hub still delivers messages: count them too."""
-        self.deliveries += sum(1 for event in events if event.is_message)
+        messages = sum(1 for event in events if event.is_message)
+        self.deliveries += messages
+        if local is not None and local.longpoll:
+            self.longpoll_deliveries += messages
 
     def channel_listeners(self, channel: str) -> int:
         return len(self._by_channel.get(channel, ()))

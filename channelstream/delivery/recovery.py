@@ -81,6 +81,10 @@ class Recovery:
         self.hub = hub
         # Injected: the time recorded as the connections' activity after a re-sync.
         self.clock = clock
+        # Figures for channelstream.metrics: gaps met, by reason (one per connection and
+        # stream), and events replayed to connections.
+        self.gaps: dict[str, int] = {}
+        self.catchup_events = 0
 
     # -- one stream of one connection --------------------------------------------------
     def stream(
@@ -107,6 +111,7 @@ class Recovery:
         reason = gap_reason(after, replay)
         bodies: list[bytes] = []
         if reason is not None:
+            self.gaps[reason] = self.gaps.get(reason, 0) + 1
             log.info("gap on %s for %s (%s)", stream, local.conn_id, reason)
             if announce:
                 bodies.append(gap_notice(key, replay.position, reason))
@@ -128,7 +133,8 @@ class Recovery:
                 mark = False
             else:
                 bodies.append(event.replayed())
-        self.hub.count_replayed(replayed)
+        self.catchup_events += len(replayed)
+        self.hub.count_replayed(replayed, local)
         # Not the stream's latest offset: live events past the last replayed one that are
         # still on their way (held, or gathered for the next flush) must not be dropped.
         local.positions[key] = (epoch, last)

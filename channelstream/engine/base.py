@@ -222,7 +222,8 @@ class Broker(Protocol):
         """Remove a kept message from history and catch-up; False when not kept."""
 
     def counters(self) -> dict[str, int]:
-        """Cluster-wide totals: {"total_unique_messages": n}."""
+        """Cluster-wide totals: {"total_unique_messages": n, "users": n, "channels": n}
+        (users and channels the shared state knows, online or remembered)."""
 
 
 # -- the presence store side -------------------------------------------------------------
@@ -387,3 +388,7 @@ class Engine(Broker, PresenceStore, Outbox, Protocol):
 
     def health(self) -> dict[str, Any]:
         """{"ok": bool, ...}: whether this node can reach the shared state."""
+
+    def error_count(self) -> int:
+        """Failures to reach the shared state in the engine's own background work (its
+        subscriber, its heartbeat) since it started; what requests met is counted above."""

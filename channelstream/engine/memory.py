@@ -67,6 +67,9 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
     def health(self) -> dict[str, Any]:
         return {"ok": True, "engine": "memory"}
 
+    def error_count(self) -> int:
+        return 0  # nothing to reach
+
     # -- connections -----------------------------------------------------------------
     def add_connection(
         self, conn_id: str, username: str, now: float, *, max_per_user: int = 0
@@ -368,7 +371,11 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
 
     # -- figures ---------------------------------------------------------------------
     def counters(self) -> dict[str, int]:
-        return {"total_unique_messages": self.unique_messages}
+        return {
+            "total_unique_messages": self.unique_messages,
+            "users": len(self.users),
+            "channels": len(self.channels),
+        }
 
 
 if TYPE_CHECKING:

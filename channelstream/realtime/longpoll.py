@@ -23,6 +23,7 @@ FULL = 200
 
 class LongPollTransport:
     __slots__ = ("_ready", "bodies", "closed")
+    kind = "longpoll"
 
     def __init__(self, ready: Signal) -> None:
         self.bodies: list[bytes] = []

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
+# Never sent: RFC 6455's code for a connection that ended without a close frame.
+CLOSE_ABNORMAL = 1006
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_PING_TIMEOUT = 1011
@@ -66,9 +68,12 @@ CLOSE_TIMEOUT = 30.0
 
 
 class WebSocketSession:
+    kind = "websocket"
     __slots__ = (
         "_bodies",
         "_clock",
+        "_close_code",
+        "_closes",
         "_frame_rate",
         "_grace",
         "_head_partial",
@@ -100,6 +105,7 @@ class WebSocketSession:
         clock: Callable[[], float],
         leftover: bytes = b"",
         frame_rate: FrameRate | None = None,
+        closes: dict[int, int] | None = None,
     ) -> None:
         self.sock = sock
         self._raw = getattr(sock, "_sock", sock)
@@ -131,6 +137,10 @@ class WebSocketSession:
         # made on its first frame: nothing for a socket that never says a word.
         self._frame_rate = frame_rate
         self.frame_bucket: TokenBucket | None = None
+        # How this session ended, counted once into `closes` (the hub's ws_closes, by
+        # code): ours or the client's close code, 1006 when the socket just went away.
+        self._closes = closes
+        self._close_code: int | None = None
 
     # -- the hub's side (never blocks) -----------------------------------------------
     def send_batch(self, batch: EventBatch) -> None:
@@ -188,6 +198,7 @@ class WebSocketSession:
         if self.closed:
             return
         self.closed = True
+        self._ended(code)
         self._bodies.clear()
         kept = [self._raw_queue[0]] if self._raw_queue and self._head_partial else []
         self._raw_queue.clear()
@@ -263,7 +274,14 @@ class WebSocketSession:
             if self.closed:
                 self._shutdown()
 
+    def _ended(self, code: int) -> None:
+        if self._close_code is None:
+            self._close_code = code
+            if self._closes is not None:
+                self._closes[code] = self._closes.get(code, 0) + 1
+
     def _abort(self) -> None:
+        self._ended(CLOSE_ABNORMAL)
         self.closed = True
         self._raw_queue.clear()
         self._bodies.clear()
@@ -323,6 +341,7 @@ class WebSocketSession:
             self._watcher.stop()
             self._watcher.close()
             self._watcher = None
+        self._ended(CLOSE_ABNORMAL)
         self.closed = True
         if self._writer is None:
             self._shutdown()
@@ -374,6 +393,7 @@ class WebSocketSession:
                     self.close(event.code, "protocol error")
                     continue
                 if self.ws.state is ConnectionState.REMOTE_CLOSING:
+                    self._ended(event.code)
                     self._write(self.ws.send(event.response()))
                 self.closed = True
                 return False

@@ -106,6 +106,7 @@ class ClientViews:
                 clock=state.clock,
                 leftover=leftover,
                 frame_rate=frame_rate,
+                closes=state.hub.ws_closes,
             )
 
         def run(session: WebSocketSession) -> None:

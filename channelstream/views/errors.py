@@ -59,6 +59,7 @@ def unavailable(exc: Exception, request: Request) -> Response:
     """The shared state (Redis) cannot be reached: try again, not a server bug."""
     path = redact(request.path)  # a path may hold "?secret=" percent-encoded
     log.warning("shared state unavailable on %s %s: %s", request.method, path, exc)
+    runtime_of(request).unavailable_answers += 1
     response = json_response({"request": "Service unavailable, try again"}, 503)
     response.headers["Retry-After"] = "1"
     return response

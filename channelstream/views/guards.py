@@ -18,6 +18,8 @@ guard           who passes                                  everyone else gets
                 address is within its upgrade rate (/ws)    before any upgrade
 ``POLL``        as ``SOCKET``; a long-poll continuing its   as ``SOCKET``
                 connection's previous one is no new upgrade
+``METRICS``     a caller from an allowed address, or one    403 JSON, 401 (bad signature)
+                with a valid signature from anywhere
 ==============  ==========================================  ==============================
 """
 
@@ -43,6 +45,7 @@ ADMIN_PAGE = "admin_page"
 ADMIN_ACT = "admin_act"
 SOCKET = "socket"
 POLL = "poll"
+METRICS = "metrics"
 
 OPTION = "channelstream_guard"
 
@@ -85,6 +88,11 @@ def require_admin_act(request: Request) -> None:
         raise Forbidden({"request": "Cross-origin admin actions are refused."})
 
 
+def require_metrics_reader(request: Request) -> None:
+    runtime = runtime_of(request)
+    security.require_metrics_reader(request, runtime.state.settings, runtime.check_signature)
+
+
 def admit_socket(request: Request, *, poll: bool = False) -> None:
     """This node's limits (``limits.node``): the client address's upgrade rate, the room."""
     runtime = runtime_of(request)
@@ -104,6 +112,7 @@ CHECKS: dict[str, Callable[[Request], None]] = {
     ADMIN_ACT: require_admin_act,
     SOCKET: admit_socket,
     POLL: admit_poll,
+    METRICS: require_metrics_reader,
 }
 
 

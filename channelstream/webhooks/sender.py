@@ -73,6 +73,9 @@ class WebhookSender:
         self._standby_until = 0.0
         self._engine_error = ""
         self._job: Job | None = None
+        # What this node's sender did since start: events "sent" and "abandoned", failed
+        # POSTs ("failures"); the cluster's totals are in the engine's outbox report.
+        self.counts: dict[str, int] = {"sent": 0, "abandoned": 0, "failures": 0}
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -218,6 +221,8 @@ class WebhookSender:
         self._report(values, increments)
 
     def _report(self, values: dict[str, str], increments: dict[str, int]) -> None:
+        for name, count in increments.items():
+            self.counts[name] = self.counts.get(name, 0) + count
         try:
             with self.state.concurrency.guard:
                 self.state.engine.report_outbox({"sender": self.holder, **values}, increments)

@@ -217,3 +217,25 @@ def test_close_all_closes_every_transport(hub: Hub) -> None:
     second = live(hub, "c2", "bob", set())
     hub.close_all(1001, "server shutting down")
     assert first.closed == second.closed == (1001, "server shutting down")
+
+
+class PollTransport(BatchTransport):
+    kind = "longpoll"
+
+
+def test_figures_count_events_once_and_deliveries_and_frames_per_connection(
+    hub: Hub, schedule: ManualSchedule
+) -> None:
+    live(hub, "c1", "alice", {"room"})
+    poll = PollTransport()
+    hub.release(hub.attach("c2", "bob", {"room"}, {}, poll))
+    hub.deliver_event(event("room", 1))
+    hub.deliver_event(event("room", 2))
+    hub.deliver_event(event("nobody-here", 1))
+    schedule.run()
+    # Three events entered the hub; the two of "room" went out as one batch to each socket.
+    assert hub.published == 3
+    assert hub.deliveries == 4 and hub.longpoll_deliveries == 2
+    assert hub.frames_sent == 2
+    hub.count_replayed([event("room", 3)], hub.connections["c2"])
+    assert hub.deliveries == 5 and hub.longpoll_deliveries == 3

@@ -132,6 +132,7 @@ def test_attach_replays_exactly_what_was_missed(node: Node) -> None:
     assert ns(transport) == [1, 2, 3]
     assert all(m["catchup"] is True for m in transport.of_type("message"))
     assert transport.of_type("gap") == []
+    assert node.state.recovery.catchup_events == 3 and node.state.recovery.gaps == {}
     say(state, "chat", 4)
     wait_until(lambda: ns(transport) == [1, 2, 3, 4])
     assert transport.of_type("message")[-1]["catchup"] is False
@@ -150,6 +151,7 @@ def test_a_resume_from_another_epoch_is_announced_then_replayed(node: Node) -> N
         "reason": "epoch",
     }
     assert ns(transport) == [1, 2]
+    assert state.recovery.gaps == {"epoch": 1}
 
 
 def test_a_client_that_did_not_resume_sees_its_first_replayed_event_marked(node: Node) -> None:
@@ -172,6 +174,8 @@ def test_a_stream_that_keeps_nothing_is_announced_only_to_who_resumed(node: Node
     assert quiet.received == []
     resumed = listen(state, conn_id, {"fleeting": (sent[0]["epoch"], 0)})
     assert [g["reason"] for g in resumed.of_type("gap")] == ["window"]
+    # Counted for both: `quiet` met the hole too, though it was not told of it.
+    assert state.recovery.gaps == {"window": 2}
     assert resumed.of_type("message") == []
 
 

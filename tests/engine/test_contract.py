@@ -139,7 +139,7 @@ def test_publish_many_is_publish_in_order(harness: Harness) -> None:
     assert [e.payload["message"]["n"] for e in got] == [1, 3, 4]
     info = channel_info(engine, "a", include_history=True, include_users=False)
     assert info is not None and [h["message"]["n"] for h in info["history"]] == [1]
-    assert engine.counters() == {"total_unique_messages": 3}
+    assert engine.counters()["total_unique_messages"] == 3
     assert engine.publish_many([], now=NOW) == []
 
 
@@ -147,7 +147,7 @@ def test_publish_to_an_unknown_channel_answers_none(harness: Harness) -> None:
     assert harness.engine.publish(Event(message(1), channel="nope"), now=NOW) is None
     assert harness.engine.channel_config("nope") is None
     assert harness.settle() == []
-    assert harness.engine.counters() == {"total_unique_messages": 0}
+    assert harness.engine.counters()["total_unique_messages"] == 0
 
 
 def test_direct_streams_number_each_users_copy(harness: Harness) -> None:
@@ -179,7 +179,18 @@ def test_counters_count_messages_only(harness: Harness) -> None:
     presence = Event({"type": "presence", "uuid": "p"}, channel="a")
     engine.publish(presence, now=NOW)
     engine.publish(Event(message(2), channel=None, direct_to="bob"), now=NOW)
-    assert engine.counters() == {"total_unique_messages": 2}
+    assert engine.counters()["total_unique_messages"] == 2
+
+
+def test_counters_count_the_users_and_channels_the_shared_state_knows(harness: Harness) -> None:
+    engine = harness.engine
+    before = engine.counters()
+    engine.ensure_channel("counted-a", None, NOW)
+    engine.ensure_channel("counted-b", None, NOW)
+    engine.upsert_user("counted-user", now=NOW)
+    after = engine.counters()
+    assert after["channels"] - before["channels"] == 2
+    assert after["users"] - before["users"] == 1
 
 
 # -- replay ----------------------------------------------------------------------------

@@ -283,3 +283,48 @@ def test_a_client_past_its_frame_rate_is_closed_with_1008(pair: tuple[Any, Any])
     assert isinstance(close, CloseConnection)
     assert (close.code, close.reason) == (CLOSE_POLICY, "too many messages")
     assert refusals.counts["client_messages_per_second"] == 1
+
+
+# -- how sessions end, counted once by close code ------------------------------------------
+def counted(sock: Any, closes: dict[int, int], **kw: Any) -> Any:
+    return WebSocketSession(
+        sock, conn_id="c1", max_message=1000, clock=lambda: 100.0, closes=closes, **kw
+    )
+
+
+def test_a_slow_consumer_is_counted_once_under_4008() -> None:
+    closes: dict[int, int] = {}
+    sock = FakeSocket()
+    sock._sock.room = 0
+    sock.gate.clear()
+    ws = counted(sock, closes, max_queued=150)
+    ws.send_batch(batch(1, size=100))
+    ws.send_batch(batch(2, size=100))
+    ws.close(1000, "again")  # already closed: not counted twice
+    assert closes == {CLOSE_SLOW_CONSUMER: 1}
+
+
+def test_a_dead_socket_counts_as_1006() -> None:
+    closes: dict[int, int] = {}
+    sock = FakeSocket()
+
+    def refuse(data: bytes) -> int:
+        raise BrokenPipeError
+
+    ws = counted(sock, closes, max_queued=1000)
+    ws._send_now = refuse
+    ws.send_batch(batch(1))
+    assert closes == {1006: 1}
+
+
+def test_a_client_close_is_counted_under_its_code(pair: tuple[Any, Any]) -> None:
+    server, client = pair
+    closes: dict[int, int] = {}
+    ended = gevent.event.Event()
+    ws = counted(server, closes, max_queued=1000)
+    ws.start(on_end=ended.set)
+    speaker = Connection(ConnectionType.CLIENT)
+    client.sendall(speaker.send(CloseConnection(code=4001, reason="app")))
+    assert read_frames(client, 1) == [("close", 4001)]
+    assert ended.wait(5)
+    assert closes == {4001: 1}

@@ -100,6 +100,7 @@ def test_a_failed_batch_is_sent_again_with_the_same_ids_after_a_backoff() -> Non
     assert [e["user"] for e in backend.requests[3]] == ["bob"]
     report = sender.state.engine.outbox_state().report
     assert report["failures"] == "2" and report["sent"] == "4"
+    assert sender.counts == {"sent": 4, "abandoned": 0, "failures": 2}  # this node's
     assert report["last_error"] == "TimeoutError: timed out" and report["failing_since_ms"] == ""
 
 

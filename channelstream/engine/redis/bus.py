@@ -50,6 +50,9 @@ class Bus:
         self.subscribed = False
         self.outages = 0
         self.last_error = ""
+        # Every failure to reach Redis here (subscribing, listening, the heartbeat), counted
+        # for channelstream_engine_errors_total: a reconnect loop counts each attempt.
+        self.errors = 0
         # When (monotonic) the bus came back after an outage; None before any outage.
         self.resumed_at: float | None = None
         # Since when (wall clock) the bus has been up: the heartbeat key's value, for operators.
@@ -150,6 +153,7 @@ class Bus:
             except RedisErrors as exc:
                 if self._stopping.is_set():
                     break
+                self.errors += 1
                 if self.subscribed:
                     self.outages += 1
                     log.warning("redis bus lost (%s); reconnecting", exc)
@@ -232,6 +236,7 @@ class Bus:
                     self._reconnect = True
                 self.lifeline.restore_due()
             except RedisErrors as exc:
+                self.errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
             except Exception:
                 log.exception("redis node heartbeat failed")

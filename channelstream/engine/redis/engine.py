@@ -56,6 +56,9 @@ class RedisEngine(RedisBroker, RedisPresence):
         self.bus.stop()
         self.redis.connection_pool.disconnect()
 
+    def error_count(self) -> int:
+        return self.bus.errors
+
     def health(self) -> dict[str, Any]:
         bus = self.bus
         answer: dict[str, Any] = {

@@ -194,5 +194,14 @@ class RedisBroker(RedisPart):
 
     # -- figures ---------------------------------------------------------------------
     def counters(self) -> dict[str, int]:
-        total = self.redis.hget(self.prefix + "counters", "total_unique_messages")
-        return {"total_unique_messages": int(total or 0)}
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self.prefix + "counters", "total_unique_messages")
+            # The presence part's indexes: counted, not read (a scrape asks every 15 s).
+            pipe.zcard(self.prefix + "users")
+            pipe.zcard(self.prefix + "channels")
+            total, users, channels = pipe.execute()
+        return {
+            "total_unique_messages": int(total or 0),
+            "users": int(users),
+            "channels": int(channels),
+        }
