@@ -45,6 +45,10 @@ PAGE_PARAMS = (
 )
 
 
+# A query parameter out of its range, or not a number: 422 naming it.
+BAD_QUERY: dict[str, str | dict[str, Any]] = {"422": "ValidationFailed"}
+
+
 def _sort(choices: tuple[str, ...]) -> dict[str, Any]:
     return _param(
         "sort",
@@ -84,6 +88,7 @@ class AdminDataViews:
         tag="admin",
         params=(*PAGE_PARAMS, _sort(schemas.CHANNEL_SORTS)),
         answer=schemas.ChannelPageSchema,
+        responses=BAD_QUERY,
     )
     @json_view
     def channels(self) -> dict[str, Any]:
@@ -95,6 +100,7 @@ class AdminDataViews:
         tag="admin",
         params=(*PAGE_PARAMS, _sort(schemas.USER_SORTS)),
         answer=schemas.UserPageSchema,
+        responses=BAD_QUERY,
     )
     @json_view
     def users(self) -> dict[str, Any]:
@@ -103,9 +109,14 @@ class AdminDataViews:
     @documented(
         "One channel: history, users and their connections, its rate over the last minutes",
         tag="admin",
-        params=({**_param("name", "string", "The channel.", maxLength=256), "required": True},),
+        params=(
+            {
+                **_param("name", "string", "The channel.", minLength=1, maxLength=256),
+                "required": True,
+            },
+        ),
         answer=schemas.ChannelViewSchema,
-        responses={"404": "NotFound"},
+        responses={**BAD_QUERY, "404": "NotFound"},
     )
     @json_view
     def channel(self) -> dict[str, Any]:
