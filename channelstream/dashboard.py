@@ -127,7 +127,7 @@ def channel_view(state: State, trends: Trends, name: str) -> dict[str, Any] | No
     found["rate"] = trends.channel_rate(name)
     found["rates"] = trends.channel_series(name)
     found["interval"] = trends.interval
-    shown = snapshot.users[:MEMBERS_SHOWN]
+    shown = sorted(snapshot.users, key=natural_key)[:MEMBERS_SHOWN]
     conns = [conn for conn in state.engine.list_connections() if name in conn.channels]
     found["members"] = user_rows(state, shown, conns)
     return found
