@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from channelstream import dashboard, operations, presenters  # noqa: E402
-from channelstream.schemas.messages import MessageSchema  # noqa: E402
-from channelstream.trends import Trends  # noqa: E402
-from tests.support.memory import RecordingTransport, connect, listen, make_state  # noqa: E402
+from channelstream import dashboard, operations, presenters
+from channelstream.schemas.messages import MessageSchema
+from channelstream.trends import Trends
+from tests.support.memory import RecordingTransport, connect, listen, make_state
 
 
 class LongPoll(RecordingTransport):
