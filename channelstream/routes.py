@@ -124,6 +124,7 @@ def includeme(config: Configurator) -> None:
     route("channelstream.admin_sign_out", "/admin/sign_out")
     view(AdminViews, attr="sign_out", route_name="channelstream.admin_sign_out")
     config.include("channelstream.views.admin_panel")
+    config.include("channelstream.views.admin_data")
     route("channelstream.admin_other", "/admin/*rest")
     view(AdminViews, attr="admin_page", route_name="channelstream.admin_other", **admin)
 

@@ -16,6 +16,7 @@ from channelstream.limits.node import NodeLimits
 from channelstream.state import State
 from channelstream.tasks import Tasks
 from channelstream.throttle import SignInThrottle
+from channelstream.trends import Trends
 from channelstream.webhooks.sender import WebhookSender
 
 if TYPE_CHECKING:
@@ -61,14 +62,21 @@ class Runtime:
     # This node's limits (admission of /ws and /listen, the WebSocket frame rate) and the
     # count of every refusal by limit: ``limits.refusals.counts``.
     limits: NodeLimits = dataclasses.field(init=False)
+    # The last minutes of this node for the admin panel's charts, sampled by a background
+    # job (empty series without background work).
+    trends: Trends = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
-        self.limits = NodeLimits(self.state.settings, self.state.hub.connections)
+        state = self.state
+        self.limits = NodeLimits(state.settings, state.hub.connections)
+        self.trends = Trends(
+            state.hub, state.engine, state.clock, state.settings.admin_trend_minutes
+        )
 
     def start(self, *, background: bool = True) -> None:
         """Start the engine (its subscriber, on a networked engine) and, with `background`,
-        the collection and heartbeat loops and the webhook sender. A second call does
-        nothing."""
+        the collection, heartbeat and trend-sampling loops and the webhook sender. A second
+        call does nothing."""
         if self.started:
             return
         self.started = True
@@ -80,7 +88,7 @@ class Runtime:
             )
         self.state.engine.start(self.state.node)
         if background:
-            self.tasks = Tasks(self.state)
+            self.tasks = Tasks(self.state, self.trends)
             self.tasks.start()
             if settings.webhook_url:
                 self.webhooks = WebhookSender(self.state)

@@ -72,6 +72,15 @@ def _idempotency_window(value: str) -> float:
     return number
 
 
+def _trend_minutes(value: str) -> int:
+    # An hour of one-second samples is 3,600 numbers a series: kept small, as every poll of
+    # the admin panel carries the series whole.
+    number = int(value)
+    if not 1 <= number <= 60:
+        raise ValueError("must be 1 to 60")
+    return number
+
+
 def _log_level(value: str) -> str:
     level = value.strip().upper()
     if level == "WARN":
@@ -151,6 +160,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admin_user", str, "admin", "User name for the admin panel."),
     Setting("admin_secret", str, "", "Password for the admin panel.", secret=True),
     Setting("cookie_secret", str, "", "Key that signs the admin session cookie.", secret=True),
+    Setting(
+        "admin_trend_minutes",
+        _trend_minutes,
+        "10",
+        "Minutes of trends (connections, messages/s, deliveries/s, each channel's rate) the "
+        "admin panel's charts show, sampled each second by every node (1 to 60).",
+    ),
     Setting(
         "environment",
         str,

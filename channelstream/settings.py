@@ -51,6 +51,7 @@ class Settings:
     admin_user: str
     admin_secret: str
     cookie_secret: str
+    admin_trend_minutes: int
     environment: str
     allow_posting_from: tuple[str, ...]
     trusted_proxies: tuple[str, ...]

@@ -1,4 +1,5 @@
-"""Background work with an explicit start and stop: garbage collection and heartbeats.
+"""Background work with an explicit start and stop: garbage collection, heartbeats and the
+admin's trend samples.
 
 Each loop is one greenlet (or, in a threaded host, one thread) for the whole process, not one
 per connection (channelstream.concurrency); a failing pass is logged with its traceback and
@@ -16,6 +17,7 @@ from channelstream import operations
 if TYPE_CHECKING:
     from channelstream.concurrency import Job
     from channelstream.state import State
+    from channelstream.trends import Trends
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +25,9 @@ COLLECTED = ("connections", "users", "channels")
 
 
 class Tasks:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, trends: Trends | None = None) -> None:
         self.state = state
+        self.trends = trends
         self._jobs: list[Job] = []
         # What collection removed, by kind, since start (channelstream.metrics reads it).
         self.collected: dict[str, int] = dict.fromkeys(COLLECTED, 0)
@@ -34,6 +37,8 @@ class Tasks:
         self._every(settings.gc_conns_interval, self.collect_connections)
         self._every(settings.gc_interval, self.collect_users_and_channels)
         self._every(settings.heartbeat_interval, self.heartbeat)
+        if self.trends is not None:
+            self._every(self.trends.interval, self.trends.sample)
 
     def stop(self) -> None:
         for job in self._jobs:

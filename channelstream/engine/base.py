@@ -324,6 +324,10 @@ class ChannelStore(Protocol):
 
     def channel_names(self) -> list[str]: ...
 
+    def channel_positions(self, names: list[str]) -> dict[str, Position]:
+        """Where each named channel's stream stands (the channels that exist), in one call:
+        the admin's trends read every channel's once a second."""
+
     def channel_snapshot(
         self, name: str, *, include_history: bool, include_users: bool
     ) -> ChannelSnapshot | None: ...

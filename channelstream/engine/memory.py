@@ -214,6 +214,10 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
     def channel_names(self) -> list[str]:
         return list(self.channels)
 
+    def channel_positions(self, names: list[str]) -> dict[str, Position]:
+        known = self.channels
+        return {name: known[name].log.position() for name in names if name in known}
+
     def channel_snapshot(
         self, name: str, *, include_history: bool, include_users: bool
     ) -> ChannelSnapshot | None:

@@ -25,6 +25,7 @@ SIGN_IN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in: channelstream admin</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{css}">
 </head>
 <body class="sign-in">
@@ -48,6 +49,10 @@ PAGE_URLS = {
     "{{static}}": ("static", "channelstream:static/admin/"),
     "{{admin}}": ("route", "channelstream.admin"),
     "{{admin_json}}": ("route", "channelstream.admin_json"),
+    "{{summary}}": ("route", "channelstream.admin_summary"),
+    "{{channels}}": ("route", "channelstream.admin_channels"),
+    "{{users}}": ("route", "channelstream.admin_users"),
+    "{{channel}}": ("route", "channelstream.admin_channel"),
     "{{sign_out}}": ("route", "channelstream.admin_sign_out"),
     "{{api_message}}": ("route", "channelstream.admin_api_message"),
     "{{api_channel_config}}": ("route", "channelstream.admin_api_channel_config"),

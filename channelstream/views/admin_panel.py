@@ -16,8 +16,8 @@ from channelstream import operations, presenters
 from channelstream.errors import BadRequest, NotFound
 from channelstream.runtime import runtime_of
 from channelstream.schemas import responses
-from channelstream.schemas.connections import ChannelConfigChangesSchema, DisconnectSchema
-from channelstream.schemas.fields import BaseSchema, channel_name
+from channelstream.schemas.connections import ChannelConfigChangesSchema
+from channelstream.schemas.fields import BaseSchema, LowerUUID, channel_name
 from channelstream.schemas.messages import MessageSchema
 from channelstream.views.call_limits import check_messages
 from channelstream.views.guards import ADMIN_ACT, OPTION
@@ -35,6 +35,24 @@ class AdminChannelConfigSchema(BaseSchema):
 
     channel = channel_name(required=True)
     config = fields.Nested(ChannelConfigChangesSchema, required=True)
+
+
+class ConnectionOrStandIn(LowerUUID):
+    """A connection's id, or a presence_grace stand-in's (``operations.STAND_IN`` + a UUID):
+    the panel lists both under a user."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and value.startswith(operations.STAND_IN):
+            rest = super()._deserialize(value[len(operations.STAND_IN) :], attr, data, **kwargs)
+            return operations.STAND_IN + rest
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class AdminDisconnectSchema(BaseSchema):
+    """POST /admin/api/disconnect. Disconnecting a stand-in ends the presence it holds at
+    the next collection: its users' departures go out then, as when its grace ends."""
+
+    conn_id = ConnectionOrStandIn(required=True)
 
 
 def admin_page_template() -> str:
@@ -90,12 +108,12 @@ class AdminApiViews:
 
     @documented(
         "Disconnect a connection",
-        body=DisconnectSchema,
+        body=AdminDisconnectSchema,
         answer=responses.AdminDisconnectResponseSchema,
     )
     @json_view
     def disconnect(self) -> dict[str, Any]:
-        conn_id = load(DisconnectSchema, self._body())["conn_id"]
+        conn_id = load(AdminDisconnectSchema, self._body())["conn_id"]
         return {"conn_id": conn_id, "disconnected": operations.disconnect(self.state, conn_id)}
 
 

@@ -284,9 +284,16 @@ def test_disconnect_from_the_panel_closes_the_websocket(
     page = admin.page
     button = page.locator(f'#users-table button[data-conn-id="{victim.conn_id}"]')
     expect(button).to_be_visible(timeout=5_000)
-    # With the keyboard.
+    # With the keyboard: Enter asks first (Cancel has the focus), Tab, Enter confirms.
     button.focus()
     page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name=f"Disconnect {victim.user}?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Disconnect")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
     expect(page.locator("#toast")).to_contain_text(f"Disconnected {victim.user}'s connection")
 
     code, _reason = victim.ws.close_frame(timeout=10)
@@ -313,6 +320,7 @@ def test_disconnect_from_the_panel_closes_a_chat_pages_connection(
     button = page.locator(f'#channel-users button[data-conn-id="{conn_id}"]')
     expect(button).to_be_visible(timeout=5_000)
     button.click()
+    page.get_by_role("dialog").get_by_role("button", name="Disconnect").click()
     expect(page.locator("#toast")).to_contain_text("Disconnected dave's connection")
 
     # The page notices its socket was closed (its status leaves "open")...
@@ -398,6 +406,10 @@ ENDPOINTS = {
     "/listen": {"get"},
     "/ws": {"get"},
     "/admin/admin.json": {"get", "post"},
+    "/admin/summary.json": {"get"},
+    "/admin/channels.json": {"get"},
+    "/admin/users.json": {"get"},
+    "/admin/channel.json": {"get"},
     "/health": {"get"},
     "/admin/api/message": {"post"},
     "/admin/api/channel_config": {"post"},

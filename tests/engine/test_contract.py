@@ -549,6 +549,23 @@ def test_configure_channel_creates_or_changes(harness: Harness) -> None:
     assert engine.channel_config("a") == changed
 
 
+def test_channel_positions_answer_every_existing_channel_in_one_call(harness: Harness) -> None:
+    engine = harness.engine
+    for name in ("a", "b"):
+        engine.ensure_channel(name, None, NOW)
+    for n in range(3):
+        publish(harness, "a", n + 1)
+    publish(harness, "b", 9)
+    harness.wait_for(4)
+    positions = engine.channel_positions(["a", "b", "nope"])
+    assert set(positions) == {"a", "b"}
+    assert positions["a"][1] == 3 and positions["b"][1] == 1
+    assert positions["a"] == engine.position(channel_stream("a"))
+    snapshot = engine.channel_snapshot("b", include_history=False, include_users=False)
+    assert snapshot is not None and positions["b"] == snapshot.position
+    assert engine.channel_positions([]) == {}
+
+
 def test_channel_info(harness: Harness) -> None:
     engine = harness.engine
     engine.ensure_channel("a", {"store_history": True}, NOW)

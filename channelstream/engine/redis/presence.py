@@ -321,6 +321,17 @@ class RedisPresence(RedisOutbox):
     def channel_names(self) -> list[str]:
         return [text(name) for name in self.redis.zrange(self.prefix + "channels", 0, -1)]
 
+    def channel_positions(self, names: list[str]) -> dict[str, Position]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hmget(f"{self.prefix}c:{name}", "epoch", "off")
+            found = pipe.execute()
+        return {
+            name: (text(epoch), int(offset))
+            for name, (epoch, offset) in zip(names, found, strict=True)
+            if offset is not None
+        }
+
     def channel_snapshot(
         self, name: str, *, include_history: bool, include_users: bool
     ) -> ChannelSnapshot | None:

@@ -1,13 +1,20 @@
-// channelstream admin panel: polls admin.json, renders the dashboard, runs the actions.
-// Plain ES module, no build step. Every piece of server data goes in through
-// textContent, never innerHTML.
+// channelstream admin panel: polls the summary (totals and the server's trends), a page of
+// channels and of users and the channel being viewed, renders them, runs the actions.
+// Plain ES modules, no build step. Every piece of server data goes in through textContent,
+// never innerHTML. (admin.json, with every channel's history, is for 0.7's tools.)
 
+import { drawChart } from './charts.js';
+import { confirmAction } from './confirm.js';
+import {
+    el, formatNumber, formatRate, formatUptime, plural, setText, shortTime, stateText,
+    syncChildren,
+} from './dom.js';
+import { Pager } from './pager.js';
 import { renderWebhook } from './webhook.js';
 
 const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 8000;
-const RATE_WINDOW = 4; // samples (about seconds) the rate is averaged over
-const SPARK_POINTS = 120;
+const PAGE_SIZE = 50;
 const CONFIG_KEYS = [
     'notify_presence', 'broadcast_presence_with_user_lists', 'notify_state',
     'store_history', 'store_frames',
@@ -15,7 +22,10 @@ const CONFIG_KEYS = [
 
 const body = document.body;
 const urls = {
-    adminJson: body.dataset.adminJson,
+    summary: body.dataset.summary,
+    channels: body.dataset.channels,
+    users: body.dataset.users,
+    channel: body.dataset.channel,
     message: body.dataset.apiMessage,
     channelConfig: body.dataset.apiChannelConfig,
     disconnect: body.dataset.apiDisconnect,
@@ -23,10 +33,10 @@ const urls = {
 };
 const $ = (id) => document.getElementById(id);
 
+// -- state ---------------------------------------------------------------------------------
+
 const view = {
-    data: null,
-    samples: [], // {t, unique, deliveries}
-    spark: [],
+    data: null, // {summary, channels, users, channel}: the last poll's answers
     paused: false,
     inFlight: false,
     failures: 0,
@@ -39,87 +49,7 @@ const view = {
 // For the tests and for curious admins: how many polls were rendered.
 window.channelstreamAdmin = { polls: 0, view };
 
-// -- helpers -------------------------------------------------------------------------------
-
-function el(tag, props = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props)) {
-        if (key === 'dataset') Object.assign(node.dataset, value);
-        else if (key === 'text') node.textContent = value;
-        else if (key in node && !key.startsWith('aria')) node[key] = value;
-        else node.setAttribute(key, value);
-    }
-    for (const child of children) {
-        if (child !== null && child !== undefined) node.append(child);
-    }
-    return node;
-}
-
-function setText(node, text) {
-    const value = String(text);
-    if (node.textContent !== value) node.textContent = value;
-}
-
-function formatNumber(value) {
-    return Number(value).toLocaleString('en');
-}
-
-function plural(count, noun) {
-    return `${formatNumber(count)} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-function formatRate(value) {
-    if (!Number.isFinite(value)) return '–';
-    return value >= 100 ? formatNumber(Math.round(value)) : value.toFixed(1);
-}
-
-function formatUptime(seconds) {
-    const s = Math.max(0, Math.floor(seconds));
-    const days = Math.floor(s / 86400);
-    const h = Math.floor((s % 86400) / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const sec = s % 60;
-    if (days) return `${days}d ${h}h ${m}m`;
-    if (h) return `${h}h ${m}m ${sec}s`;
-    if (m) return `${m}m ${sec}s`;
-    return `${sec}s`;
-}
-
-function shortTime(iso) {
-    if (!iso) return '';
-    const [date, time] = String(iso).split('T');
-    return time ? `${date} ${time.slice(0, 8)}` : String(iso);
-}
-
-function stateText(state) {
-    const entries = Object.entries(state || {});
-    if (!entries.length) return '—';
-    return entries.map(([key, value]) => `${key}: ${JSON.stringify(value)}`).join(', ');
-}
-
-// Keep one element per key across renders, so focus and scroll stay where they are.
-function syncChildren(container, items, keyOf, create, update) {
-    const existing = new Map();
-    for (const child of [...container.children]) existing.set(child.dataset.key, child);
-    const wanted = [];
-    for (const item of items) {
-        const key = keyOf(item);
-        let node = existing.get(key);
-        if (node) existing.delete(key);
-        else {
-            node = create(item);
-            node.dataset.key = key;
-        }
-        update(node, item);
-        wanted.push(node);
-    }
-    for (const stale of existing.values()) stale.remove();
-    wanted.forEach((node, index) => {
-        if (container.children[index] !== node) {
-            container.insertBefore(node, container.children[index] || null);
-        }
-    });
-}
+// -- telling the admin ------------------------------------------------------------------------
 
 function toast(text) {
     const node = $('toast');
@@ -194,109 +124,132 @@ function signedOut() {
     showAlert('Your admin session has ended.', { href: urls.signOut, text: 'Sign in again' });
 }
 
+class SignedOut extends Error {}
+
+async function getJson(url, { missingOk = false } = {}) {
+    const response = await fetch(url, {
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json' },
+        redirect: 'manual',
+        cache: 'no-store',
+    });
+    if (response.type === 'opaqueredirect' || response.status === 403
+            || response.status === 401) {
+        throw new SignedOut();
+    }
+    if (missingOk && response.status === 404) return null;
+    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+    return response.json();
+}
+
+function channelUrl(name) {
+    return `${urls.channel}?${new URLSearchParams({ name })}`;
+}
+
 async function poll() {
-    if (view.inFlight) return;
+    if (view.inFlight) {
+        view.again = true; // a pager moved meanwhile: poll once more when this one is done
+        return;
+    }
     view.inFlight = true;
     try {
-        const response = await fetch(urls.adminJson, {
-            credentials: 'same-origin',
-            headers: { Accept: 'application/json' },
-            redirect: 'manual',
-            cache: 'no-store',
-        });
-        if (response.type === 'opaqueredirect' || response.status === 403
-                || response.status === 401) {
-            signedOut();
-            return;
-        }
-        if (!response.ok) throw new Error(`admin.json answered ${response.status}`);
-        const data = await response.json();
+        const name = view.channel;
+        const [summary, channels, users, channel] = await Promise.all([
+            getJson(urls.summary),
+            getJson(pagers.channels.query()),
+            getJson(pagers.users.query()),
+            name === null ? null : getJson(channelUrl(name), { missingOk: true }),
+        ]);
         view.failures = 0;
         hideAlert();
-        render(data);
+        render({ summary, channels, users, channel: name === view.channel ? channel : undefined });
         window.channelstreamAdmin.polls += 1;
         const time = new Date().toLocaleTimeString('en-GB');
         if (view.paused) setLive('paused', `Updates paused · last ${time}`);
         else setLive('live', `Live · updated ${time}`);
         schedule(POLL_MS);
     } catch (error) {
+        if (error instanceof SignedOut) {
+            signedOut();
+            return;
+        }
         view.failures += 1;
         const delay = Math.min(MAX_BACKOFF_MS, POLL_MS * 2 ** view.failures);
         setLive('error', `Cannot reach the server; retrying in ${Math.round(delay / 1000)} s`);
         schedule(delay);
     } finally {
         view.inFlight = false;
+        if (view.again) {
+            view.again = false;
+            if (!view.signedOut) poll();
+        }
     }
 }
+
+const pagers = {
+    channels: new Pager('channels', urls.channels, {
+        filterId: 'channel-filter', limit: PAGE_SIZE, onChange: () => poll(),
+    }),
+    users: new Pager('users', urls.users, {
+        filterId: 'user-filter', limit: PAGE_SIZE, onChange: () => poll(),
+    }),
+};
 
 // -- rendering ------------------------------------------------------------------------------
 
 function render(data) {
     view.data = data;
-    renderStats(data);
-    renderChannels(data);
-    renderUsers(data);
+    renderStats(data.summary);
+    renderCharts(data.summary.trends, data.summary.node_connections);
+    renderChannels(data.channels);
+    renderUsers(data.users);
     renderChannelView();
-    renderWebhook(data.webhook);
+    renderWebhook(data.summary.webhook);
 }
 
-function measureRate(data) {
-    const now = performance.now();
-    const last = view.samples[view.samples.length - 1];
-    // A restarted server starts its counters again: so do we.
-    if (last && (data.total_unique_messages < last.unique || data.total_messages < last.deliveries)) {
-        view.samples = [];
-    }
-    view.samples.push({ t: now, unique: data.total_unique_messages, deliveries: data.total_messages });
-    if (view.samples.length > RATE_WINDOW + 1) view.samples.shift();
-    const first = view.samples[0];
-    const seconds = (now - first.t) / 1000;
-    if (view.samples.length < 2 || seconds <= 0) return { published: NaN, delivered: NaN };
-    return {
-        published: (data.total_unique_messages - first.unique) / seconds,
-        delivered: (data.total_messages - first.deliveries) / seconds,
-    };
+function last(values) {
+    return values.length ? values[values.length - 1] : NaN;
 }
 
-function renderStats(data) {
-    const rate = measureRate(data);
-    setText($('version'), `v${data.version}`);
-    setText($('stat-connections'), formatNumber(data.total_connections));
-    setText($('stat-users'), formatNumber(data.unique_user_count));
-    setText($('stat-users-remembered'), `${formatNumber(data.remembered_user_count)} remembered`);
-    setText($('stat-channels'), formatNumber(data.total_channels));
-    setText($('stat-rate'), formatRate(rate.published));
-    setText($('stat-deliveries'), Number.isFinite(rate.delivered)
-        ? `${formatRate(rate.delivered)} deliveries / s` : '');
-    setText($('stat-uptime'), formatUptime(data.uptime_seconds));
-    setText($('stat-total'), `${formatNumber(data.total_unique_messages)} messages in all`);
+function renderStats(summary) {
+    const trends = summary.trends;
+    setText($('version'), `v${summary.version}`);
+    setText($('stat-connections'), formatNumber(summary.total_connections));
+    setText($('stat-users'), formatNumber(summary.unique_user_count));
+    setText($('stat-users-remembered'), `${formatNumber(summary.remembered_user_count)} remembered`);
+    setText($('stat-channels'), formatNumber(summary.total_channels));
+    setText($('stat-rate'), formatRate(last(trends.messages)));
+    const delivered = last(trends.deliveries);
+    setText($('stat-deliveries'), Number.isFinite(delivered)
+        ? `${formatRate(delivered)} deliveries / s` : '');
+    setText($('stat-uptime'), formatUptime(summary.uptime_seconds));
+    setText($('stat-total'), `${formatNumber(summary.total_unique_messages)} messages in all`);
     for (const [id, value] of Object.entries({
-        'stat-connections': data.total_connections,
-        'stat-users': data.unique_user_count,
-        'stat-channels': data.total_channels,
+        'stat-connections': summary.total_connections,
+        'stat-users': summary.unique_user_count,
+        'stat-channels': summary.total_channels,
     })) {
         $(id).dataset.value = String(value);
     }
-    if (Number.isFinite(rate.published)) {
-        view.spark.push(rate.published);
-        if (view.spark.length > SPARK_POINTS) view.spark.shift();
-        drawSpark();
-    }
 }
 
-function drawSpark() {
-    const values = view.spark;
-    const top = Math.max(1, ...values);
-    const step = 120 / (SPARK_POINTS - 1);
-    const offset = (SPARK_POINTS - values.length) * step;
-    const points = values.map((value, i) => {
-        const x = offset + i * step;
-        const y = 23 - (value / top) * 21;
-        return `${x.toFixed(1)},${y.toFixed(1)}`;
-    });
-    $('spark').querySelector('polyline').setAttribute('points', points.join(' '));
-    const last = values[values.length - 1];
-    $('spark').setAttribute('aria-label', `Messages per second, last two minutes: now ${formatRate(last)}, peak ${formatRate(Math.max(...values))}`);
+function chartOptions(trends, label, format) {
+    return { slots: trends.minutes * 60 / trends.interval, minutes: trends.minutes, label, format };
+}
+
+function renderCharts(trends, transports) {
+    drawChart($('chart-connections'), trends.connections,
+        chartOptions(trends, 'Connections on this node', formatCount));
+    drawChart($('chart-messages'), trends.messages,
+        chartOptions(trends, 'Messages per second', formatRate));
+    drawChart($('chart-deliveries'), trends.deliveries,
+        chartOptions(trends, 'Deliveries per second', formatRate));
+    setText($('chart-transports'), `${formatNumber(transports.websocket)} WebSocket · `
+        + `${formatNumber(transports.longpoll)} long-poll`);
+}
+
+function formatCount(value) {
+    return Number.isFinite(value) ? formatNumber(Math.round(value)) : '–';
 }
 
 function channelHref(name) {
@@ -307,45 +260,53 @@ function cell(label, ...children) {
     return el('td', { dataset: { label } }, ...children);
 }
 
-function renderChannels(data) {
-    const filter = $('channel-filter').value.trim().toLowerCase();
-    const channels = Object.values(data.channels || {})
-        .filter((channel) => !filter || channel.name.toLowerCase().includes(filter))
-        .sort((a, b) => a.name.localeCompare(b.name));
+function renderChannels(answer) {
+    const channels = answer.items;
     const tbody = $('channels-table').tBodies[0];
     syncChildren(tbody, channels, (c) => c.name, (channel) => el('tr', {},
         cell('Channel', el('a', { href: channelHref(channel.name), className: 'channel-link', text: channel.name })),
-        cell('Users'), cell('Connections'), cell('History'), cell('Last active (UTC)')),
+        cell('Users'), cell('Connections'), cell('Messages / s'), cell('History'),
+        cell('Last active (UTC)')),
     (row, channel) => {
         row.dataset.channel = channel.name;
         row.classList.toggle('selected', channel.name === view.channel);
         const tds = row.cells;
         setText(tds[1], formatNumber(channel.total_users));
         setText(tds[2], formatNumber(channel.total_connections));
-        setText(tds[3], channel.settings.store_history
-            ? `${channel.history.length} / ${channel.settings.history_size}` : 'off');
-        setText(tds[4], shortTime(channel.last_active));
+        setText(tds[3], formatRate(channel.rate));
+        setText(tds[4], channel.settings.store_history
+            ? `${formatNumber(channel.settings.history_size)} kept` : 'off');
+        setText(tds[5], shortTime(channel.last_active));
     });
+    pagers.channels.update(answer);
     $('channels-empty').hidden = channels.length > 0;
-    $('channels-empty').textContent = filter && Object.keys(data.channels || {}).length
-        ? 'No channel matches the filter.' : 'No channels yet.';
+    $('channels-empty').textContent = answer.q ? 'No channel matches the filter.' : 'No channels yet.';
 }
 
-function disconnectButton(connId, user) {
+function disconnectButton(conn, user) {
+    const short = conn.conn_id.slice(conn.stand_in ? 6 : 0, conn.stand_in ? 14 : 8);
     return el('button', {
         type: 'button',
         className: 'danger small',
         text: 'Disconnect',
-        dataset: { connId, user },
-        'aria-label': `Disconnect ${user}'s connection ${connId.slice(0, 8)}`,
+        dataset: { connId: conn.conn_id, user, standIn: String(conn.stand_in) },
+        'aria-label': conn.stand_in
+            ? `End ${user}'s presence held by stand-in ${short}`
+            : `Disconnect ${user}'s connection ${short}`,
     });
 }
 
 function connectionsCell(user) {
     const list = el('ul', { className: 'conns' });
-    for (const connId of user.connections || []) {
-        list.append(el('li', {}, el('code', { text: connId.slice(0, 8), title: connId }),
-            disconnectButton(connId, user.user)));
+    for (const conn of user.connections || []) {
+        const short = conn.stand_in ? conn.conn_id.slice(6, 14) : conn.conn_id.slice(0, 8);
+        list.append(el('li', { dataset: { standIn: String(conn.stand_in) } },
+            el('code', { text: short, title: conn.conn_id }),
+            conn.stand_in ? el('span', {
+                className: 'badge', text: 'stand-in',
+                title: 'Holds the presence of a connection that went (presence_grace)',
+            }) : null,
+            disconnectButton(conn, user.user)));
     }
     return list;
 }
@@ -358,7 +319,7 @@ function userRows(tbody, users) {
         setText(row.cells[0], user.user);
         setText(row.cells[1], stateText(user.state));
         const connTd = row.cells[2];
-        const signature = (user.connections || []).join(',');
+        const signature = (user.connections || []).map((conn) => conn.conn_id).join(',');
         if (connTd.dataset.signature !== signature) {
             // Rebuilt only when the connections changed, so a focused button stays put.
             connTd.dataset.signature = signature;
@@ -367,13 +328,11 @@ function userRows(tbody, users) {
     });
 }
 
-function renderUsers(data) {
-    const filter = $('user-filter').value.trim().toLowerCase();
-    const users = (data.users || [])
-        .filter((user) => !filter || user.user.toLowerCase().includes(filter))
-        .sort((a, b) => a.user.localeCompare(b.user));
-    userRows($('users-table').tBodies[0], users);
-    $('users-empty').hidden = users.length > 0;
+function renderUsers(answer) {
+    userRows($('users-table').tBodies[0], answer.items);
+    pagers.users.update(answer);
+    $('users-empty').hidden = answer.items.length > 0;
+    $('users-empty').textContent = answer.q ? 'No user matches the filter.' : 'No one is connected.';
 }
 
 // -- the channel view -------------------------------------------------------------------------
@@ -398,8 +357,10 @@ function openChannelFromHash(focus) {
         $('config-result').textContent = '';
     }
     renderChannelView();
-    if (view.data) renderChannels(view.data);
+    if (view.data) renderChannels(view.data.channels);
     if (name !== null && focus) $('channel-title').focus();
+    // The channel's own answer (history, members, rate) comes with the next poll: now.
+    if (name !== null && view.data && !view.paused) poll();
 }
 
 function renderChannelView() {
@@ -412,23 +373,28 @@ function renderChannelView() {
     section.dataset.channel = view.channel;
     setText($('channel-title'), `Channel: ${view.channel}`);
     if (!view.data) return;
-    const channel = (view.data.channels || {})[view.channel];
+    const channel = view.data.channel;
+    if (channel === undefined || (channel && channel.name !== view.channel)) return;
     $('channel-gone').hidden = Boolean(channel);
     for (const node of section.querySelectorAll('form button, form input, form textarea')) {
         node.disabled = !channel;
     }
+    $('chart-channel').hidden = !channel;
     if (!channel) {
         setText($('channel-meta'), '');
         return;
     }
+    const minutes = view.data.summary.trends.minutes;
+    drawChart($('chart-channel'), channel.rates, {
+        slots: minutes * 60 / channel.interval, minutes,
+        label: `Messages per second in ${channel.name}`, format: formatRate,
+    });
     setText($('channel-meta'), `${plural(channel.total_users, 'user')} · `
         + `${plural(channel.total_connections, 'connection')} · last active `
         + `${shortTime(channel.last_active)} UTC · stream offset ${channel.offset ?? '–'}`);
     if (!view.configDirty || view.configShownFor !== view.channel) showConfig(channel.settings);
 
-    const byName = new Map((view.data.users || []).map((user) => [user.user, user]));
-    const users = (channel.users || []).map((name) => byName.get(name)
-        || { user: name, state: {}, connections: [] });
+    const users = channel.members || [];
     userRows($('channel-users').tBodies[0], users);
     $('channel-users-empty').hidden = users.length > 0;
 
@@ -538,12 +504,27 @@ async function publish(event) {
 
 async function disconnect(button) {
     const { connId, user } = button.dataset;
+    const standIn = button.dataset.standIn === 'true';
+    const short = standIn ? connId.slice(6, 14) : connId.slice(0, 8);
+    const confirmed = await confirmAction(standIn ? {
+        title: `End ${user}'s presence?`,
+        text: `Stand-in ${short} holds the presence of ${user}'s connection that went, for `
+            + 'presence_grace. Disconnecting it ends that presence now: the channels are told '
+            + `${user} left, unless another connection of theirs is there.`,
+        confirm: 'End presence',
+    } : {
+        title: `Disconnect ${user}?`,
+        text: `Connection ${short} of ${user} is closed within a second; a client may `
+            + 'connect again by itself.',
+        confirm: 'Disconnect',
+    });
+    if (!confirmed) return;
     button.disabled = true;
     try {
         const answer = await postJson(urls.disconnect, { conn_id: connId });
         toast(answer.disconnected
-            ? `Disconnected ${user}'s connection ${connId.slice(0, 8)}; it closes within a second.`
-            : `Connection ${connId.slice(0, 8)} was already gone.`);
+            ? `Disconnected ${user}'s connection ${short}; it closes within a second.`
+            : `Connection ${short} was already gone.`);
         button.textContent = 'Disconnecting…';
     } catch (error) {
         button.disabled = false;
@@ -572,13 +553,6 @@ document.addEventListener('click', (event) => {
     const button = event.target.closest('button[data-conn-id]');
     if (button) disconnect(button);
 });
-for (const id of ['channel-filter', 'user-filter']) {
-    $(id).addEventListener('input', () => {
-        if (!view.data) return;
-        renderChannels(view.data);
-        renderUsers(view.data);
-    });
-}
 $('pause').addEventListener('click', () => {
     view.paused = !view.paused;
     $('pause').setAttribute('aria-pressed', String(view.paused));
@@ -587,7 +561,6 @@ $('pause').addEventListener('click', () => {
         clearTimeout(view.timer);
         setLive('paused', 'Updates paused');
     } else {
-        view.samples = [];
         poll();
     }
 });
