@@ -6,11 +6,11 @@ the 0.7.1 settings that have no equivalent. ``settings`` reads them into ``Setti
 from __future__ import annotations
 
 import math
-import urllib.parse
 from collections.abc import Callable
 
 from channelstream.errors import ConfigurationError
 from channelstream.limits.specs import LIMIT_SETTINGS
+from channelstream.redis_url import check_redis_url
 from channelstream.setting_base import Setting
 from channelstream.webhooks.specs import PRESENCE_SETTINGS
 
@@ -32,7 +32,6 @@ MAX_IDEMPOTENCY_WINDOW = 86400
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
 ACCESS_LOG_FORMATS = ("combined", "common", "off")
-REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
 
 
 def _bool(value: str) -> bool:
@@ -113,40 +112,6 @@ def _listen(value: str) -> str:
     return value.strip()
 
 
-def _database(text: str) -> None:
-    if not text.isdigit():
-        raise ValueError(f"the Redis database must be a number, got {text!r}")
-
-
-def _redis_url(value: str) -> str:
-    """Check the URL's shape here, so that a typo is one clear line at start (whether Redis
-    answers is checked when the Redis engine starts)."""
-    value = value.strip()
-    scheme, sep, _ = value.partition("://")
-    if not sep or scheme not in REDIS_SCHEMES:
-        raise ValueError(f"must start with one of {', '.join(s + '://' for s in REDIS_SCHEMES)}")
-    parts = urllib.parse.urlsplit(value)
-    try:
-        for host in parts.netloc.rpartition("@")[2].split(","):
-            _ = urllib.parse.urlsplit(f"//{host}").port  # raises on a port that is no number
-    except ValueError:
-        raise ValueError(f"the port must be a number in {value!r}") from None
-    for db in urllib.parse.parse_qs(parts.query).get("db", []):
-        _database(db)
-    path = [piece for piece in parts.path.split("/") if piece]
-    if scheme.endswith("+sentinel"):
-        if not path:
-            raise ValueError("a Sentinel URL names the service: .../service[/db]")
-        path = path[1:]
-    elif scheme == "unix":
-        path = []  # the socket's path
-    if len(path) > 1:
-        raise ValueError(f"the path names one Redis database, got {parts.path!r}")
-    if path:
-        _database(path[0])
-    return value
-
-
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "secret",
@@ -223,7 +188,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "redis_url",
-        _redis_url,
+        check_redis_url,
         "redis://127.0.0.1:6379/0",
         "Redis URL for the redis engine: `redis://`, `rediss://`, `unix://`, or "
         "`redis+sentinel://host:26379[,host:port...]/service[/db]` for Sentinel.",
