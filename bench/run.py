@@ -38,6 +38,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 LOADGEN = BENCH / "loadgen"
+SOKETI = BENCH / "soketi"
+SOKETI_BIN = SOKETI / "node_modules" / "@soketi" / "soketi" / "bin" / "server.js"
+SOKETI_APP = {"id": "bench", "key": "benchkey"}  # its secret is SECRET
 RESULTS = BENCH / "results"
 LOGS = RESULTS / "logs"
 VENV_071 = BENCH / ".venv-071"
@@ -86,6 +89,7 @@ zope.interface==4.7.1
 SCENARIOS = [
     {
         "name": "fanout_max",
+        "soketi": True,
         "title": "1 channel x 1000 ws subscribers, publisher as fast as accepted",
         "kind": "ws_fanout",
         # 16 publisher connections (enough to keep 0.7.1's CPU busy despite its delayed-ACK
@@ -105,6 +109,7 @@ SCENARIOS = [
     },
     {
         "name": "fanout_10",
+        "soketi": True,
         "title": "1 channel x 1000 ws subscribers, 10 msgs/s",
         "kind": "ws_fanout",
         # 15 s: 150 messages, so that one message delayed by a preemption stays under 1%
@@ -123,6 +128,7 @@ SCENARIOS = [
     },
     {
         "name": "channels_1000",
+        "soketi": True,
         "title": "1000 channels x 1 ws subscriber, publisher as fast as accepted",
         "kind": "ws_fanout",
         # 16 publisher connections, 20 messages (to 20 different channels) per POST
@@ -141,6 +147,7 @@ SCENARIOS = [
     },
     {
         "name": "idle_10k",
+        "soketi": True,
         "title": "10,000 idle websocket connections",
         "kind": "idle",
         # POST /connect + websocket open, 128 at a time (64 left channelstream's core partly
@@ -197,8 +204,13 @@ SCENARIOS = [
     },
 ]
 
-SERVERS = ("new", "071")
-LABEL = {"new": "channelstream", "071": "Channelstream 0.7.1", "mock": "mock server (Node)"}
+SERVERS = ("new", "071", "soketi")
+LABEL = {
+    "new": "channelstream",
+    "071": "Channelstream 0.7.1",
+    "soketi": "Soketi 1.6.1",
+    "mock": "mock server (Node)",
+}
 
 
 def log(*a):
@@ -221,6 +233,29 @@ def ensure_loadgen():
         return
     run(["npm", "ci", "--no-audit", "--no-fund"], cwd=LOADGEN, stdout=sys.stderr)
     stamp.write_bytes(lock)
+
+
+def ensure_soketi():
+    """Soketi 1.6.1 in bench/soketi/node_modules from the committed package-lock.json, with
+    uWebSockets.js overridden (package.json "overrides") to the npm-published build
+    @trufflesuite/uws-js-unofficial, as Soketi's own pin is a GitHub tarball."""
+    stamp = SOKETI / "node_modules" / ".bench-lock"
+    lock = (SOKETI / "package-lock.json").read_bytes()
+    if stamp.exists() and stamp.read_bytes() == lock and SOKETI_BIN.exists():
+        return
+    run(["npm", "ci", "--no-audit", "--no-fund"], cwd=SOKETI, stdout=sys.stderr)
+    stamp.write_bytes(lock)
+
+
+def free_udp_port(start):
+    port = start
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("0.0.0.0", port))
+                return port
+            except OSError:
+                port += 1
 
 
 def python37():
@@ -322,6 +357,27 @@ class Server:
     def command(self):
         if self.which == "mock":
             return ["node", str(LOADGEN / "mockserver.js"), str(self.port)], dict(os.environ)
+        if self.which == "soketi":
+            env = dict(os.environ)
+            # its defaults but on loopback and free ports: the metrics (/usage) server and the
+            # node discovery's UDP socket, which it opens even with the local adapter, have
+            # fixed ports by default; event batches of 20 like our POST /message of 20 items
+            env.update(
+                {
+                    "SOKETI_HOST": "127.0.0.1",
+                    "SOKETI_PORT": str(self.port),
+                    "SOKETI_METRICS_HOST": "127.0.0.1",
+                    "SOKETI_METRICS_SERVER_PORT": str(free_port(self.port + 10000)),
+                    "SOKETI_CLUSTER_HOST": "127.0.0.1",
+                    "SOKETI_CLUSTER_PORT": str(free_udp_port(self.port + 11000)),
+                    "SOKETI_CLUSTER_BROADCAST_ADDRESS": "127.255.255.255",
+                    "SOKETI_EVENT_MAX_BATCH_SIZE": "20",
+                    "SOKETI_DEFAULT_APP_ID": SOKETI_APP["id"],
+                    "SOKETI_DEFAULT_APP_KEY": SOKETI_APP["key"],
+                    "SOKETI_DEFAULT_APP_SECRET": SECRET,
+                }
+            )
+            return ["node", str(SOKETI_BIN), "start"], env
         if self.which == "new":
             env = dict(os.environ)
             env.update(
@@ -330,6 +386,9 @@ class Server:
                     "CHANNELSTREAM_SECRET": SECRET,
                     "CHANNELSTREAM_LOG_LEVEL": "WARNING",
                     "CHANNELSTREAM_ALLOW_POSTING_FROM": "127.0.0.1",
+                    # every client of the benchmark comes from 127.0.0.1: the per-address
+                    # limit on upgrades (50/s by default) would refuse them
+                    "CHANNELSTREAM_UPGRADES_PER_SECOND_PER_ADDRESS": "0",
                 }
             )
             for item in self.args.new_env:
@@ -368,7 +427,8 @@ class Server:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            cwd=str(REPO),
+            # Soketi reads a .env from its working directory (there is none in bench/soketi)
+            cwd=str(SOKETI if self.which == "soketi" else REPO),
             start_new_session=True,
         )
         out.close()
@@ -518,6 +578,8 @@ def run_once(which, scenario, params, args, port):
         "--params",
         json.dumps(params),
     ]
+    if which == "soketi":
+        cmd += ["--proto", "pusher", "--app-id", SOKETI_APP["id"], "--app-key", SOKETI_APP["key"]]
     spy = None
     if args.py_spy and which == "new":
         # sampling profile of channelstream during the run (perturbs the figures a little:
@@ -607,11 +669,27 @@ def med(runs, *path):
 
 
 # (scenario, label, path in a run's result, unit, direction of "better", target)
-# target: (op, value, on) with on "ratio" (channelstream / 0.7.1) or "new" (channelstream's
-# own figure).
+# target: None, (op, value, on) or a list of them, with on "ratio" (channelstream / 0.7.1),
+# "soketi" (channelstream / Soketi) or "new" (channelstream's own figure).
 METRICS = [
     ("fanout_max", "delivered msgs/s", ("delivered_per_s",), "", "up", (">=", 10, "ratio")),
-    ("fanout_max", "server CPU per delivery", ("server_cpu_us_per_delivery",), "us", "down", None),
+    (
+        "fanout_max",
+        "server CPU per delivery",
+        ("server_cpu_us_per_delivery",),
+        "us",
+        "down",
+        ("<=", 0.15, "soketi"),
+    ),
+    ("fanout_max", "server CPU use (% of its core)", ("server_cpu_util",), "%", None, None),
+    (
+        "fanout_max",
+        "load generator CPU use (% of its core)",
+        ("loadgen_cpu_util",),
+        "%",
+        None,
+        None,
+    ),
     ("fanout_max", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
     ("fanout_max", "latency p99", ("latency_ms", "p99"), "ms", "down", None),
     ("fanout_max", "msgs per frame", ("msgs_per_frame",), "", None, None),
@@ -624,16 +702,15 @@ METRICS = [
         None,
         None,
     ),
-    (
-        "fanout_max",
-        "load generator CPU use (% of its core)",
-        ("loadgen_cpu_util",),
-        "%",
-        None,
-        None,
-    ),
     ("fanout_10", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
-    ("fanout_10", "latency p99", ("latency_ms", "p99"), "ms", "down", ("<=", 50, "new")),
+    (
+        "fanout_10",
+        "latency p99",
+        ("latency_ms", "p99"),
+        "ms",
+        "down",
+        [("<=", 50, "new"), ("<=", 1.0, "soketi")],
+    ),
     ("fanout_10", "server CPU per delivery", ("server_cpu_us_per_delivery",), "us", "down", None),
     ("channels_1000", "delivered msgs/s", ("delivered_per_s",), "", "up", (">=", 10, "ratio")),
     (
@@ -642,17 +719,57 @@ METRICS = [
         ("server_cpu_us_per_delivery",),
         "us",
         "down",
+        ("<=", 1.0, "soketi"),
+    ),
+    ("channels_1000", "server CPU use (% of its core)", ("server_cpu_util",), "%", None, None),
+    (
+        "channels_1000",
+        "load generator CPU use (% of its core)",
+        ("loadgen_cpu_util",),
+        "%",
+        None,
         None,
     ),
     ("channels_1000", "latency p50", ("latency_ms", "p50"), "ms", "down", None),
-    ("idle_10k", "RSS per connection", ("rss_kib_per_conn",), "KiB", "down", ("<=", 12, "new")),
     (
         "idle_10k",
-        "connects/s (POST /connect + ws open)",
+        "RSS per connection",
+        ("rss_kib_per_conn",),
+        "KiB",
+        "down",
+        [("<=", 12, "new"), ("<=", 0.8, "soketi")],
+    ),
+    (
+        "idle_10k",
+        "connects/s (channelstream: POST /connect + ws open; Soketi: ws open + subscribe)",
         ("connects_per_s",),
         "",
         "up",
         (">=", 3, "ratio"),
+    ),
+    (
+        "idle_10k",
+        "server CPU per client brought online",
+        ("connect_server_cpu_us_per_connect",),
+        "us",
+        "down",
+        ("<=", 1.5, "soketi"),
+    ),
+    (
+        "idle_10k",
+        "server CPU use while connecting",
+        ("connect_server_cpu_util",),
+        "%",
+        None,
+        None,
+    ),
+    (
+        "idle_10k",
+        "load generator CPU use while connecting",
+        ("connect_loadgen_cpu_util",),
+        "%",
+        None,
+        None,
     ),
     (
         "idle_10k",
@@ -668,14 +785,6 @@ METRICS = [
         ("idle_with_client_heartbeats_server_cpu_util",),
         "%",
         "down",
-        None,
-    ),
-    (
-        "idle_10k",
-        "load generator CPU use while connecting",
-        ("connect_loadgen_cpu_util",),
-        "%",
-        None,
         None,
     ),
     ("idle_10k", "connections still open after idle", ("still_open",), "", None, None),
@@ -709,7 +818,13 @@ DELIVERY_SCENARIOS = ("fanout_max", "fanout_10", "channels_1000", "longpoll_max"
 def check(op, value, x):
     if x is None:
         return None
-    return {">=": x >= value, "<=": x <= value, "<": x < value}[op]
+    return {">=": x >= value, "<=": x <= value, "<": x < value, "==": x == value}[op]
+
+
+def targets(target):
+    if not target:
+        return []
+    return target if isinstance(target, list) else [target]
 
 
 def invalid_reason(run):
@@ -730,28 +845,36 @@ def invalid_reason(run):
     return None
 
 
+def lost_sum(runs):
+    if not runs:
+        return None
+    return sum(
+        (r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0) for r in runs
+    )
+
+
 def summarize(results):
     rows = []
     for scen, label, path, unit, better, target in METRICS:
         if scen not in results:
             continue
         runs = results[scen]
-        valid_new = [r for r in runs["new"] if not invalid_reason(r)]
-        valid_old = [r for r in runs["071"] if not invalid_reason(r)]
-        new = med(valid_new, *path)
-        old = med(valid_old, *path)
+        valid = {w: [r for r in runs.get(w, []) if not invalid_reason(r)] for w in SERVERS}
+        fig = {w: med(valid[w], *path) for w in SERVERS}
         if unit == "%":
-            new = None if new is None else new * 100
-            old = None if old is None else old * 100
-        ratio = None
-        if better and new is not None and old:
-            ratio = new / old
+            fig = {w: None if v is None else v * 100 for w, v in fig.items()}
+        new, old, sok = fig["new"], fig["071"], fig["soketi"]
+        ratio = new / old if better and new is not None and old else None
+        ratio_s = new / sok if better and new is not None and sok else None
         met = None
-        if target:
-            op, value, on = target
-            met = check(op, value, ratio if on == "ratio" else new)
-            if runs["new"] and len(valid_new) < len(runs["new"]):
-                met = False  # a target is met only when every round of it was valid
+        for op, value, on in targets(target):
+            x = {"ratio": ratio, "soketi": ratio_s, "new": new}[on]
+            if on == "soketi" and not runs.get("soketi"):
+                continue  # Soketi did not run: that target is not judged
+            ok = check(op, value, x)
+            met = ok if met is None else (met and ok if ok is not None else None)
+        if met is not None and runs["new"] and len(valid["new"]) < len(runs["new"]):
+            met = False  # a target is met only when every round of it was valid
         rows.append(
             {
                 "scenario": scen,
@@ -759,7 +882,9 @@ def summarize(results):
                 "unit": unit,
                 "new": new,
                 "old": old,
+                "soketi": sok,
                 "ratio": ratio,
+                "ratio_soketi": ratio_s,
                 "better": better,
                 "target": target,
                 "met": met,
@@ -769,32 +894,19 @@ def summarize(results):
     for scen in DELIVERY_SCENARIOS:
         if scen not in results:
             continue
-        new_runs, old_runs = results[scen]["new"], results[scen]["071"]
-        nl = (
-            sum(
-                (r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0)
-                for r in new_runs
-            )
-            if new_runs
-            else None
-        )
-        ol = (
-            sum(
-                (r.get("lost") or 0) + (r.get("duplicated") or 0) + (r.get("unexpected") or 0)
-                for r in old_runs
-            )
-            if old_runs
-            else None
-        )
+        new_runs = results[scen]["new"]
         errs = any("error" in r for r in new_runs) or not any(r.get("delivered") for r in new_runs)
+        nl = lost_sum(new_runs)
         rows.append(
             {
                 "scenario": scen,
                 "metric": "lost + duplicated (all rounds)",
                 "unit": "",
                 "new": nl,
-                "old": ol,
+                "old": lost_sum(results[scen]["071"]),
+                "soketi": lost_sum(results[scen].get("soketi", [])),
                 "ratio": None,
+                "ratio_soketi": None,
                 "better": "down",
                 "target": ("==", 0, "new"),
                 "met": None if nl is None or not new_runs or errs else nl == 0,
@@ -821,30 +933,38 @@ def fmt(v, unit=""):
 
 
 def fmt_target(t):
-    if not t:
-        return ""
-    op, value, on = t
-    if on == "ratio":
-        return f"{op} {value}x"
-    return f"{op} {value}"
+    out = []
+    for op, value, on in targets(t):
+        if on == "ratio":
+            out.append(f"{op} {value}x 0.7.1")
+        elif on == "soketi":
+            out.append(f"{op} {value}x Soketi")
+        else:
+            out.append(f"{op} {value}")
+    return ", ".join(out)
+
+
+def fmt_ratio(x):
+    if x is None:
+        return "-"
+    if x < 1:
+        return f"{x:.3f}x"  # three places, so that 0.205 does not read as 0.20
+    return f"{x:.2f}x"
 
 
 def table(rows):
     out = [
-        "| scenario | metric | channelstream | 0.7.1 | ratio (new / 0.7.1) | target | met |",
-        "| --- | --- | --: | --: | --: | --- | --- |",
+        "| scenario | metric | channelstream | 0.7.1 | Soketi 1.6.1 | new / 0.7.1 | new / Soketi "
+        "| target | met |",
+        "| --- | --- | --: | --: | --: | --: | --: | --- | --- |",
     ]
     for r in rows:
-        if r["ratio"] is None:
-            ratio = "-"
-        elif r["ratio"] < 1:
-            ratio = f"{r['ratio']:.3f}x"  # three places, so that 0.205 does not read as 0.20
-        else:
-            ratio = f"{r['ratio']:.2f}x"
         met = {True: "yes", False: "**no**", None: ("-" if not r["target"] else "n/a")}[r["met"]]
         out.append(
             f"| {r['scenario']} | {r['metric']} | {fmt(r['new'], r['unit'])} | "
-            f"{fmt(r['old'], r['unit'])} | {ratio} | {fmt_target(r['target'])} | {met} |"
+            f"{fmt(r['old'], r['unit'])} | {fmt(r.get('soketi'), r['unit'])} | "
+            f"{fmt_ratio(r['ratio'])} | {fmt_ratio(r.get('ratio_soketi'))} | "
+            f"{fmt_target(r['target'])} | {met} |"
         )
     return "\n".join(out)
 
@@ -868,6 +988,12 @@ def machine_info():
         info["ws"] = ws
     except OSError:
         pass
+    for key, pkg in (("soketi", "@soketi/soketi"), ("uws", "uWebSockets.js")):
+        try:
+            meta = json.loads((SOKETI / "node_modules" / pkg / "package.json").read_text())
+            info[key] = f"{meta['name']} {meta['version']}"
+        except OSError:
+            pass
     info["python_new"] = subprocess.run(
         [str(REPO / ".venv" / "bin" / "python"), "--version"], capture_output=True, text=True
     ).stdout.strip()
@@ -895,15 +1021,19 @@ def run_notes(results):
     invalid, busy = [], []
     for scen, by_server in results.items():
         for which in SERVERS:
-            for i, r in enumerate(by_server[which]):
+            for i, r in enumerate(by_server.get(which, [])):
                 why = invalid_reason(r)
                 if why:
                     invalid.append(f"{scen}, {LABEL[which]}, round {i + 1}: {why}")
-                elif (r.get("loadgen_cpu_util") or 0) > 0.85:
-                    invalid.append(
-                        f"{scen}, {LABEL[which]}, round {i + 1}: used (not invalid), but the "
-                        f"load generator was the limit ({r['loadgen_cpu_util']:.0%} of its core)"
-                    )
+                else:
+                    lg = r.get("loadgen_cpu_util") or r.get("connect_loadgen_cpu_util") or 0
+                    sv = r.get("server_cpu_util") or r.get("connect_server_cpu_util") or 0
+                    if lg > 0.85:
+                        invalid.append(
+                            f"{scen}, {LABEL[which]}, round {i + 1}: used (not invalid), but "
+                            f"the load generator was the limit ({lg:.0%} of its core, the "
+                            f"server {sv:.0%} of its own)"
+                        )
                 if isinstance(r.get("core0_others_util"), (int, float)):
                     busy.append(
                         (scen, which, i + 1, r["core0_others_util"], r.get("core1_others_util"))
@@ -914,7 +1044,7 @@ def run_notes(results):
 def write_benchmarks_md(report, rows, path):
     m = report["machine"]
     lines = [
-        "# Benchmarks: channelstream vs Channelstream 0.7.1",
+        "# Benchmarks: channelstream vs Channelstream 0.7.1 and Soketi 1.6.1",
         "",
         "Generated by `bench/run.py`; do not edit by hand (rerun the command below).",
         "",
@@ -929,16 +1059,22 @@ def write_benchmarks_md(report, rows, path):
         f"`pserve {report['new_ini']}`); Channelstream 0.7.1 from PyPI ({m.get('python_071')}, "
         "the pins of its own requirements.txt, its own `channelstream -i <generated ini>` "
         "entry point started by `bench/start071.py`, which only moves the unused Flash policy "
-        "server off its fixed port). "
+        "server off its fixed port); "
+        f"Soketi from npm ({m.get('soketi')}, uWebSockets.js overridden to {m.get('uws')}, "
+        "`bench/soketi/package.json`; its defaults with the local adapter, on loopback and free "
+        "ports, event batches of up to 20). "
         f"Server pinned to core {SERVER_CORE}, load generator to core {LOADGEN_CORE}.",
         f"- **Load generator:** Node.js {m.get('node')} with `ws` {m.get('ws')} "
         "(`bench/loadgen/loadgen.js`).",
-        "- **Reading it:** ratios are channelstream / 0.7.1. Throughput is the server's share of "
-        "its core divided by its CPU per operation; when other work shares the machine (see the "
-        "list under the table), the CPU-per-delivery and CPU-per-request ratios are the steadier "
-        "figures.",
-        f"- **Rounds:** {report['rounds']} per server and scenario, the two servers alternating; "
-        "figures are medians over the rounds; every run is in "
+        "- **Reading it:** ratios are channelstream / 0.7.1 and channelstream / Soketi. Soketi "
+        "runs the scenarios where the work is the same (fan-out, many channels, bringing "
+        "clients online, idle memory, latency at a fixed rate). Throughput is the server's "
+        "share of its core divided by its CPU per operation; when other work shares the "
+        "machine (see the list under the table), the CPU-per-delivery and CPU-per-request "
+        "ratios are the steadier figures.",
+        f"- **Rounds:** {report['rounds']} per server and scenario; "
+        "figures are medians over the rounds (the order of the servers turns from one round to "
+        "the next); every run is in "
         f"`{report['results_file']}`.",
         "",
     ]
@@ -1004,7 +1140,19 @@ def write_benchmarks_md(report, rows, path):
         "- Server CPU: utime + stime from `/proc/PID/stat` over the same window, divided by "
         "deliveries (or requests); RSS from `/proc/PID/status` (VmRSS). RSS per connection = "
         "(RSS with all websockets open - RSS before the first one) / connections.",
-        "- Connects/s: `POST /connect` then the WebSocket handshake, 128 clients at a time.",
+        "- Connects/s: `POST /connect` then the WebSocket handshake, 128 clients at a time. "
+        "For Soketi (Pusher protocol) a client comes online with the WebSocket handshake, "
+        "`pusher:connection_established`, `pusher:subscribe` to a public channel and "
+        "`pusher_internal:subscription_succeeded`: one HTTP request fewer, but a frame each way "
+        "more; the connect CPU per client is over the same window for both.",
+        "- Soketi publishing: the Pusher HTTP events API, signed by the load generator "
+        "(`auth_key`, `auth_timestamp`, `auth_version`, `body_md5`, HMAC-SHA256 "
+        "`auth_signature`): `POST /apps/bench/events` with one event (`fanout_*`), "
+        "`POST /apps/bench/batch_events` with 20 events to 20 channels (`channels_1000`, like "
+        "our one `POST /message` with 20 items). Soketi answers HTTP with `Connection: close`, "
+        "so its publishers reconnect for every request. Its frames are one event each, "
+        '`{"event", "channel", "data"}`; a client heartbeat is `pusher:ping`.',
+        "- Server CPU is that of the server's whole process tree (none of the three forks).",
         "- Long-poll: each client loops on `GET /listen?conn_id=...` over its own keep-alive "
         "connection, sending the next poll as soon as an answer arrives.",
         "- Latency at 10 msgs/s includes the load generator reading the 1000 frames of one "
@@ -1020,6 +1168,10 @@ def write_benchmarks_md(report, rows, path):
         "- Load generator cost: its own CPU (`process.cpuUsage()`) per received message.",
         "",
     ]
+    breakdown = BENCH / "breakdown.md"
+    if breakdown.exists():
+        # where one connect and one POST /message spend their time (bench/breakdown.py)
+        lines += [breakdown.read_text()]
     path.write_text("\n".join(lines))
 
 
@@ -1030,7 +1182,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="runs per server and scenario (3)")
     ap.add_argument("--scenarios", default="", help="comma-separated names (default: all)")
-    ap.add_argument("--servers", default="new,071", help="new,071 (default both)")
+    ap.add_argument(
+        "--servers",
+        default="new,071,soketi",
+        help="new,071,soketi (default all; Soketi only runs the scenarios it shares)",
+    )
     ap.add_argument("--quick", action="store_true", help="scaled-down smoke run")
     ap.add_argument(
         "--new-ini",
@@ -1082,6 +1238,8 @@ def main():
     LOGS.mkdir(parents=True, exist_ok=True)
     ensure_loadgen()
     ensure_071()
+    if "soketi" in args.servers.split(","):
+        ensure_soketi()
     check_signer()
     if args.setup_only:
         return
@@ -1134,9 +1292,12 @@ def main():
         if args.quick:
             params.update(scen.get("quick", {}))
         params.setdefault("timeLimit", 120)
-        results[scen["name"]] = {"new": [], "071": []}
+        results[scen["name"]] = {w: [] for w in SERVERS}
+        here = [w for w in servers if w != "soketi" or scen.get("soketi")]
         for rnd in range(args.rounds):
-            order = list(servers) if (rnd + si) % 2 == 0 else list(reversed(servers))
+            # the order turns from one round (and scenario) to the next
+            k = (rnd + si) % len(here)
+            order = here[k:] + here[:k]
             for which in order:
                 port = free_port(port + 1)
                 log(f"{scen['name']} round {rnd + 1}/{args.rounds}: {LABEL[which]} on :{port}")

@@ -43,6 +43,10 @@ const SECRET = ARGS.secret || 'benchsecret';
 const SERVER_PID = ARGS['server-pid'] ? parseInt(ARGS['server-pid'], 10) : 0;
 const CLK_TCK = parseInt(ARGS['clk-tck'] || '100', 10);
 const PARAMS = JSON.parse(ARGS.params || '{}');
+// which server protocol: 'channelstream' (also 0.7.1) or 'pusher' (Soketi: the Pusher HTTP
+// events API to publish, the Pusher websocket protocol to subscribe)
+const PROTO = ARGS.proto || 'channelstream';
+const PUSHER = { id: ARGS['app-id'] || 'bench', key: ARGS['app-key'] || 'benchkey', secret: SECRET };
 
 if (HOST !== '127.0.0.1' && HOST !== 'localhost' && HOST !== '::1') {
   // Load is only ever sent to this machine.
@@ -254,6 +258,42 @@ class HttpConn {
   }
 }
 
+// Pusher HTTP API signing: auth_signature = hex HMAC-SHA256(secret, "METHOD\nPATH\nQUERY")
+// over the query (keys sorted, without auth_signature), body_md5 = hex MD5 of the body.
+function pusherSignedPath(method, path, body) {
+  const params = {
+    auth_key: PUSHER.key,
+    auth_timestamp: String(Math.floor(Date.now() / 1000)),
+    auth_version: '1.0',
+    body_md5: crypto.createHash('md5').update(body).digest('hex'),
+  };
+  const query = Object.keys(params)
+    .sort()
+    .map((k) => k + '=' + params[k])
+    .join('&');
+  const sig = crypto.createHmac('sha256', PUSHER.secret).update(method + '\n' + path + '\n' + query).digest('hex');
+  return path + '?' + query + '&auth_signature=' + sig;
+}
+
+// publish ITEMS ({channel, text}) in one request: POST /message (a list) for channelstream,
+// POST /apps/ID/events (one) or /apps/ID/batch_events (several) for Pusher
+function publishRequest(conn, items) {
+  if (PROTO === 'pusher') {
+    let path;
+    let body;
+    if (items.length === 1) {
+      path = '/apps/' + PUSHER.id + '/events';
+      body = JSON.stringify({ name: 'bench', channel: items[0].channel, data: items[0].text });
+    } else {
+      path = '/apps/' + PUSHER.id + '/batch_events';
+      body = JSON.stringify({ batch: items.map((it) => ({ name: 'bench', channel: it.channel, data: it.text })) });
+    }
+    return conn.request('POST', pusherSignedPath('POST', path, body), body);
+  }
+  const msgs = items.map((it) => ({ channel: it.channel, user: 'bench_pub', message: { text: it.text } }));
+  return apiPost(conn, '/message', msgs);
+}
+
 function signedHeaders() {
   return 'x-channelstream-secret: ' + signature() + '\r\n';
 }
@@ -272,6 +312,15 @@ async function connectUser(conn, username, channels) {
 // ------------------------------------------------------------------------------------------
 // server process sampling (/proc)
 
+// the thread ids of a process (none once it has ended)
+function threadsOf(pid) {
+  try {
+    return fs.readdirSync('/proc/' + pid + '/task');
+  } catch (e) {
+    return [];
+  }
+}
+
 class ProcSampler {
   constructor(pid) {
     this.pid = pid;
@@ -280,33 +329,67 @@ class ProcSampler {
     this.timer = null;
   }
 
+  // the server and every process under it (a server that forks workers is measured whole)
+  pids() {
+    if (!this.pid) return [];
+    const out = [];
+    const todo = [this.pid];
+    while (todo.length) {
+      const pid = todo.pop();
+      out.push(pid);
+      for (const tid of threadsOf(pid)) {
+        try {
+          const kids = fs.readFileSync('/proc/' + pid + '/task/' + tid + '/children', 'latin1').trim();
+          if (kids) for (const k of kids.split(/\s+/)) todo.push(parseInt(k, 10));
+        } catch (e) {
+          // thread or process ended
+        }
+      }
+    }
+    return out;
+  }
+
   cpuSeconds() {
-    if (!this.pid) return 0;
-    const s = fs.readFileSync('/proc/' + this.pid + '/stat', 'latin1');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    // fields 14 (utime) and 15 (stime), counted from 1, with field 3 at index 0
-    return (parseInt(f[11], 10) + parseInt(f[12], 10)) / CLK_TCK;
+    let total = 0;
+    for (const pid of this.pids()) {
+      try {
+        const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1');
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        // fields 14 (utime) and 15 (stime), counted from 1, with field 3 at index 0
+        total += (parseInt(f[11], 10) + parseInt(f[12], 10)) / CLK_TCK;
+      } catch (e) {
+        // process ended
+      }
+    }
+    return total;
   }
 
   schedSeconds() {
     // sum of every thread's run time in ns (/proc/PID/task/TID/schedstat): finer than ticks
-    if (!this.pid) return 0;
     let total = 0;
-    for (const tid of fs.readdirSync('/proc/' + this.pid + '/task')) {
-      try {
-        total += parseInt(fs.readFileSync('/proc/' + this.pid + '/task/' + tid + '/schedstat', 'latin1').split(' ')[0], 10);
-      } catch (e) {
-        // thread ended
+    for (const pid of this.pids()) {
+      for (const tid of threadsOf(pid)) {
+        try {
+          total += parseInt(fs.readFileSync('/proc/' + pid + '/task/' + tid + '/schedstat', 'latin1').split(' ')[0], 10);
+        } catch (e) {
+          // thread ended
+        }
       }
     }
     return total / 1e9;
   }
 
   rssKiB() {
-    if (!this.pid) return 0;
-    const s = fs.readFileSync('/proc/' + this.pid + '/status', 'latin1');
-    const m = /VmRSS:\s+(\d+)/.exec(s);
-    const v = m ? parseInt(m[1], 10) : 0;
+    let v = 0;
+    for (const pid of this.pids()) {
+      try {
+        const s = fs.readFileSync('/proc/' + pid + '/status', 'latin1');
+        const m = /VmRSS:\s+(\d+)/.exec(s);
+        if (m) v += parseInt(m[1], 10);
+      } catch (e) {
+        // process ended
+      }
+    }
     if (v > this.peakRssKiB) this.peakRssKiB = v;
     return v;
   }
@@ -502,7 +585,11 @@ class Tracker {
       this.framesSinceCheck = 0;
       try {
         const arr = JSON.parse(buf.toString('utf8'));
-        if (!Array.isArray(arr)) this.badFrames += 1;
+        if (PROTO === 'pusher') {
+          // one event per frame: {"event": ..., "channel": ..., "data": "~seq~..."}
+          if (typeof arr !== 'object' || arr === null || typeof arr.event !== 'string') this.badFrames += 1;
+          else if (typeof arr.data === 'string' && arr.data[0] === '~' && arr.event !== 'bench') this.badFrames += 1;
+        } else if (!Array.isArray(arr)) this.badFrames += 1;
         else {
           for (const m of arr) {
             if (typeof m !== 'object' || m === null) this.badFrames += 1;
@@ -599,6 +686,52 @@ function openWs(connId, onMessage, onClose) {
   });
 }
 
+// a Pusher client: open the websocket, wait for pusher:connection_established, subscribe to
+// CHANNEL (public), resolve on pusher_internal:subscription_succeeded
+function openPusher(channel, onMessage, onClose) {
+  return new Promise((resolve, reject) => {
+    const url = 'ws://' + HOST + ':' + PORT + '/app/' + PUSHER.key + '?protocol=7&client=js&version=8.4.0&flash=false';
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30000 });
+    let state = 0; // 0: waiting for established, 1: for subscribed, 2: subscribed
+    ws.on('message', (data) => {
+      if (state === 2) return onMessage(data);
+      let m;
+      try {
+        m = JSON.parse(data.toString());
+      } catch (e) {
+        return reject(new Error('unreadable pusher frame'));
+      }
+      if (state === 0 && m.event === 'pusher:connection_established') {
+        state = 1;
+        ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel } }));
+      } else if (state === 1 && m.event === 'pusher_internal:subscription_succeeded') {
+        state = 2;
+        resolve(ws);
+      } else if (m.event === 'pusher:error') {
+        reject(new Error('pusher:error ' + JSON.stringify(m.data)));
+      }
+    });
+    ws.on('error', (e) => {
+      if (state < 2) reject(e);
+    });
+    ws.on('close', (code) => {
+      if (state < 2) reject(new Error('closed before subscribed: ' + code));
+      else if (onClose) onClose(code);
+    });
+  });
+}
+
+// bring one client online on CHANNEL: POST /connect then the websocket (channelstream), or
+// the websocket then pusher:subscribe (Pusher)
+async function subscribeClient(conn, username, channel, onMessage, onClose) {
+  if (PROTO === 'pusher') return openPusher(channel, onMessage, onClose);
+  const connId = await connectUser(conn, username, [channel]);
+  return openWs(connId, onMessage, onClose);
+}
+
+// what a client sends as its keep-alive: channelstream's heartbeat, Pusher's pusher:ping
+const CLIENT_HEARTBEAT = PROTO === 'pusher' ? '{"event":"pusher:ping","data":{}}' : '{"type":"heartbeat"}';
+
 function round(v, d) {
   if (v === null || v === undefined || !isFinite(v)) return null;
   const m = Math.pow(10, d);
@@ -645,12 +778,12 @@ async function publish(tracker, opts) {
       const ch = s % channels;
       tracker.seqChannel[s] = ch;
       seqs.push(s);
-      items.push({ channel: channelName(ch), user: 'bench_pub', message: { text: messageText(s) } });
+      items.push({ channel: channelName(ch), text: messageText(s) });
     }
     if (!items.length) return;
     const started = nowUs();
     try {
-      const r = await apiPost(conn, '/message', items);
+      const r = await publishRequest(conn, items);
       statuses[r.status] = (statuses[r.status] || 0) + 1;
       if (r.status === 200) {
         for (const s of seqs) tracker.accepted[s] = 1;
@@ -726,8 +859,13 @@ async function scenarioWsFanout(p) {
   let closedEarly = 0;
   const tSetup = nowS();
   await runPool(subs, 16, async (i, w) => {
-    const connId = await connectUser(setupConns[w], 'bench_sub' + i, [channelName(subChannel[i])]);
-    sockets[i] = await openWs(connId, (data) => tracker.scan(i, data), () => closedEarly++);
+    sockets[i] = await subscribeClient(
+      setupConns[w],
+      'bench_sub' + i,
+      channelName(subChannel[i]),
+      (data) => tracker.scan(i, data),
+      () => closedEarly++,
+    );
   });
   for (const c of setupConns) c.close();
   const setupS = nowS() - tSetup;
@@ -910,8 +1048,7 @@ async function scenarioIdle(p) {
   const t0 = nowS();
   await runPool(n, p.concurrency, async (i, w) => {
     try {
-      const id = await connectUser(httpConns[w], 'bench_idle' + i, ['bench_idle' + (i % 1000)]);
-      sockets[i] = await openWs(id, (data) => tracker.scan(i, data), (code) => {
+      sockets[i] = await subscribeClient(httpConns[w], 'bench_idle' + i, 'bench_idle' + (i % 1000), (data) => tracker.scan(i, data), (code) => {
         closed += 1;
         closeCodes[code] = (closeCodes[code] || 0) + 1;
       });
@@ -946,10 +1083,10 @@ async function scenarioIdle(p) {
       if (!ws) continue;
       const first = setTimeout(() => {
         const iv = setInterval(() => {
-          if (ws.readyState === WebSocket.OPEN) ws.send('{"type":"heartbeat"}');
+          if (ws.readyState === WebSocket.OPEN) ws.send(CLIENT_HEARTBEAT);
         }, p.heartbeat * 1000);
         timers.push(iv);
-        if (ws.readyState === WebSocket.OPEN) ws.send('{"type":"heartbeat"}');
+        if (ws.readyState === WebSocket.OPEN) ws.send(CLIENT_HEARTBEAT);
       }, Math.random() * p.heartbeat * 1000);
       timers.push(first);
     }
