@@ -1,6 +1,6 @@
-"""One WebSocket session against a fake socket: what the kernel takes is under the test's
-control, so partial sends, the queue, the byte allowance and closing mid-frame are exact.
-Reading runs over a real socket pair (the session watches a file descriptor)."""
+"""One WebSocket session: heartbeats against a fake socket (tests.support.fake_socket);
+reading over a real socket pair (the session watches a file descriptor). The write side
+has its own tests (test_sending)."""
 
 from __future__ import annotations
 
@@ -17,171 +17,18 @@ from wsproto.events import CloseConnection, Ping, Pong, TextMessage
 from channelstream import jsonenc
 from channelstream.limits.node import FrameRate
 from channelstream.limits.refusals import Refusals
-from channelstream.model.event import Event, EventBatch
 from channelstream.realtime.websocket import (
+    CLOSE_NORMAL,
     CLOSE_PING_TIMEOUT,
     CLOSE_POLICY,
     CLOSE_SLOW_CONSUMER,
     CLOSE_TOO_BIG,
     WebSocketSession,
 )
+from tests.support.fake_socket import FakeSocket, batch, drain, frames, session
 
 
-class Kernel:
-    """The OS socket under gevent's: takes what `room` allows, then would block."""
-
-    def __init__(self) -> None:
-        self.wire = bytearray()
-        self.room: int | None = None  # None: takes everything
-
-    def send(self, data: bytes) -> int:
-        if self.room == 0:
-            raise BlockingIOError
-        taken = len(data) if self.room is None else min(self.room, len(data))
-        if self.room is not None:
-            self.room -= taken
-        self.wire += bytes(data[:taken])
-        return taken
-
-
-class FakeSocket:
-    """gevent's socket: `sendall` (the writer greenlet's) waits while the client reads
-    nothing, and goes on when the test opens the gate."""
-
-    def __init__(self) -> None:
-        self._sock = Kernel()
-        self.gate = gevent.event.Event()
-        self.gate.set()
-        self.shut = False
-        self.closed = False
-
-    def sendall(self, data: bytes | memoryview) -> None:
-        self.gate.wait()
-        self._sock.wire += bytes(data)
-
-    def shutdown(self, how: int) -> None:
-        self.shut = True
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def session(sock: Any, *, max_queued: int = 1_000_000, max_message: int = 1000) -> Any:
-    return WebSocketSession(
-        sock,
-        conn_id="c1",
-        max_message=max_message,
-        max_queued=max_queued,
-        clock=lambda: 100.0,
-    )
-
-
-def batch(*numbers: int, size: int = 0) -> EventBatch:
-    return EventBatch([Event({"n": n, "pad": "x" * size}, channel="room") for n in numbers])
-
-
-def frames(wire: bytes) -> list[Any]:
-    """What a client makes of the bytes: text messages (decoded) and the close, in order;
-    wsproto raises if a frame is cut or another lands inside it."""
-    client = Connection(ConnectionType.CLIENT)
-    client.receive_data(bytes(wire))
-    found: list[Any] = []
-    for event in client.events():
-        if isinstance(event, TextMessage):
-            found.append(jsonenc.loads(event.data))
-        elif isinstance(event, CloseConnection):
-            found.append(("close", event.code, event.reason))
-        elif isinstance(event, Ping):
-            found.append("ping")
-    return found
-
-
-def drain() -> None:
-    """Let the writer greenlet run until it has nothing left."""
-    for _ in range(50):
-        gevent.sleep(0)
-
-
-# -- writing -------------------------------------------------------------------------------
-def test_a_frame_the_kernel_takes_is_sent_at_once_without_a_writer() -> None:
-    sock = FakeSocket()
-    ws = session(sock)
-    ws.send_batch(batch(1, 2))
-    assert frames(sock._sock.wire) == [[{"n": 1, "pad": ""}, {"n": 2, "pad": ""}]]
-    assert ws._writer is None
-
-
-def test_the_rest_of_a_partial_send_is_queued_and_later_events_follow_in_order() -> None:
-    sock = FakeSocket()
-    sock._sock.room = 5  # the kernel takes five bytes of the first frame
-    sock.gate.clear()
-    ws = session(sock)
-    ws.send_batch(batch(1))
-    assert len(sock._sock.wire) == 5 and ws._writer is not None
-    ws.send_batch(batch(2))
-    ws.send_batch(batch(3))  # queued behind: joined into one frame by the writer
-    sock.gate.set()
-    drain()
-    assert frames(sock._sock.wire) == [
-        [{"n": 1, "pad": ""}],
-        [{"n": 2, "pad": ""}, {"n": 3, "pad": ""}],
-    ]
-    assert ws._writer is None and ws._queued == 0 and not ws.closed
-
-
-def test_queued_bytes_past_the_allowance_close_the_slow_consumer() -> None:
-    sock = FakeSocket()
-    sock._sock.room = 0  # the client reads nothing
-    sock.gate.clear()
-    ws = session(sock, max_queued=300)
-    ws.send_batch(batch(1, size=100))
-    ws.send_batch(batch(2, size=100))
-    assert not ws.closed
-    ws.send_batch(batch(3, size=100))  # past 300 bytes queued
-    assert ws.closed
-    ws.send_batch(batch(4))  # after the close: nothing more is taken
-    sock.gate.set()
-    drain()
-    assert frames(sock._sock.wire) == [("close", CLOSE_SLOW_CONSUMER, "slow consumer")]
-    assert sock.shut
-
-
-def test_catch_up_may_exceed_the_allowance() -> None:
-    sock = FakeSocket()
-    sock._sock.room = 0
-    sock.gate.clear()
-    ws = session(sock, max_queued=300)
-    bodies = [jsonenc.dumps({"n": n, "pad": "x" * 200}) for n in range(10)]
-    ws.send_bodies(bodies)  # about 2 KiB, far over 300 bytes
-    assert not ws.closed
-    sock.gate.set()
-    drain()
-    (replay,) = frames(sock._sock.wire)
-    assert [item["n"] for item in replay] == list(range(10))
-    # Once it went out, the allowance is the live one again.
-    sock.gate.clear()
-    sock._sock.room = 0
-    ws.send_batch(batch(11, size=400))
-    assert ws.closed
-
-
-def test_a_close_after_a_half_sent_frame_finishes_that_frame_first() -> None:
-    sock = FakeSocket()
-    ws = session(sock)
-    big = batch(1, size=1000)
-    sock._sock.room = 300  # the kernel takes part of the frame
-    sock.gate.clear()
-    ws.send_batch(big)
-    ws.send_batch(batch(2))  # queued: dropped by the close
-    ws.close(1001, "server shutting down")
-    sock.gate.set()
-    drain()
-    assert frames(sock._sock.wire) == [
-        [{"n": 1, "pad": "x" * 1000}],
-        ("close", 1001, "server shutting down"),
-    ]
-
-
+# -- heartbeats ----------------------------------------------------------------------------
 def test_heartbeats_ping_a_quiet_client_and_close_a_silent_one() -> None:
     sock = FakeSocket()
     ws = session(sock)
@@ -193,18 +40,6 @@ def test_heartbeats_ping_a_quiet_client_and_close_a_silent_one() -> None:
     drain()
     assert frames(sock._sock.wire)[-1] == ("close", CLOSE_PING_TIMEOUT, "ping timeout")
     assert ws.heartbeat(now=132.0, ping_timeout=30) is False
-
-
-def test_a_write_to_a_dead_socket_ends_the_session() -> None:
-    sock = FakeSocket()
-
-    def refuse(data: bytes) -> int:
-        raise BrokenPipeError
-
-    ws = session(sock)
-    ws._send_now = refuse
-    ws.send_batch(batch(1))
-    assert ws.closed and sock.shut
 
 
 # -- reading (a real socket pair) ----------------------------------------------------------
@@ -328,3 +163,52 @@ def test_a_client_close_is_counted_under_its_code(pair: tuple[Any, Any]) -> None
     assert read_frames(client, 1) == [("close", 4001)]
     assert ended.wait(5)
     assert closes == {4001: 1}
+
+
+# -- wsproto's parser, made for the client's first bytes -------------------------------------
+def test_a_session_that_never_got_bytes_holds_no_parser_then_answers_a_ping(
+    pair: tuple[Any, Any],
+) -> None:
+    server, client = pair
+    ws = session(server)
+    ws.start(on_end=lambda: None)
+    assert ws.heartbeat(now=105.0, ping_timeout=30) is True  # sending needs no parser
+    assert ws.ws is None
+    assert read_frames(client, 1) == [[]]
+    client.sendall(Connection(ConnectionType.CLIENT).send(Ping(b"late")))
+    assert read_frames(client, 1) == ["pong"]
+    assert ws.ws is not None and not ws.closed
+
+
+def test_bytes_that_came_with_the_upgrade_are_parsed_at_once(pair: tuple[Any, Any]) -> None:
+    server, client = pair
+    speaker = Connection(ConnectionType.CLIENT)
+    ws = WebSocketSession(
+        server,
+        conn_id="c1",
+        max_message=1000,
+        max_queued=1_000_000,
+        clock=lambda: 100.0,
+        leftover=speaker.send(Ping(b"early")),
+    )
+    assert ws.ws is not None
+    ws.start(on_end=lambda: None)
+    assert read_frames(client, 1) == ["pong"]
+
+
+def test_our_close_to_a_silent_client_is_a_proper_close_and_ends_the_session(
+    pair: tuple[Any, Any],
+) -> None:
+    server, client = pair
+    closes: dict[int, int] = {}
+    ended = gevent.event.Event()
+    ws = counted(server, closes, max_queued=1000)
+    ws.start(on_end=ended.set)
+    ws.close(CLOSE_NORMAL, "unknown connection")
+    speaker = Connection(ConnectionType.CLIENT)
+    with gevent.Timeout(5):
+        speaker.receive_data(client.recv(65536))
+    (close,) = list(speaker.events())
+    assert isinstance(close, CloseConnection) and close.code == CLOSE_NORMAL
+    assert ended.wait(5) and ws.closed
+    assert closes == {CLOSE_NORMAL: 1}
