@@ -16,7 +16,7 @@ from channelstream.model.event import Event
 class StreamLog:
     """One stream's offsets and its catch-up window."""
 
-    __slots__ = ("epoch", "events", "floor", "offset")
+    __slots__ = ("epoch", "events", "floor", "offset", "size")
 
     def __init__(self, size: int) -> None:
         # A fresh epoch per log: offsets from an earlier life of the stream mean nothing.
@@ -24,7 +24,10 @@ class StreamLog:
         self.offset = 0
         # Every offset <= floor has left the window; a resume from below it has a gap.
         self.floor = 0
-        self.events: collections.deque[Event] = collections.deque(maxlen=size)
+        # The window is made with the first event kept: a deque costs 760 bytes however
+        # empty, and most users' direct streams never carry a message.
+        self.size = size
+        self.events: collections.deque[Event] | tuple[Event, ...] = ()
 
     def stamp(self, event: Event) -> None:
         self.offset += 1
@@ -34,9 +37,12 @@ class StreamLog:
         return (self.epoch, self.offset)
 
     def keep(self, event: Event) -> None:
-        if self.events.maxlen and len(self.events) == self.events.maxlen:
-            self.floor = self.events[0].offset
-        self.events.append(event)
+        events = self.events
+        if not isinstance(events, collections.deque):
+            events = self.events = collections.deque(maxlen=self.size)
+        if events.maxlen and len(events) == events.maxlen:
+            self.floor = events[0].offset
+        events.append(event)
 
     def after(self, offset: int) -> list[Event]:
         found = []
@@ -61,13 +67,16 @@ class StreamLog:
         return Replay(events=self.after(offset), position=position)
 
     def replace(self, uuid_: str, change: Any) -> bool:
-        for index, event in enumerate(self.events):
+        events = self.events
+        if not isinstance(events, collections.deque):
+            return False  # nothing kept yet
+        for index, event in enumerate(events):
             if event.uuid == uuid_ and event.type == "message":
                 replacement = change(event)
                 if replacement is None:
-                    del self.events[index]
+                    del events[index]
                 else:
-                    self.events[index] = replacement
+                    events[index] = replacement
                 return True
         return False
 

@@ -483,6 +483,24 @@ def test_connection_positions_start_at_the_direct_stream(harness: Harness) -> No
     assert offset == 1 and epoch == engine.position(direct_stream("alice"))[0]
 
 
+def test_a_connections_first_direct_message_after_being_idle(harness: Harness) -> None:
+    engine = harness.engine
+    conn = engine.add_connection("c1", "alice", NOW)
+    assert conn is not None
+    start = conn.positions[None]
+    stream = direct_stream("alice")
+    # Nothing was ever sent to alice: no message to edit or delete, nothing to replay.
+    never = "00000000-0000-0000-0000-000000000009"
+    assert engine.edit_message(stream, never, {"message": {}}) is False
+    assert engine.delete_message(stream, never) is False
+    nothing = engine.replay(stream, start)
+    assert nothing.events == [] and nothing.gap is None and nothing.position == start
+    stamped = engine.publish(Event(message(1), channel=None, direct_to="alice"), now=NOW)
+    assert stamped is not None and (stamped.epoch, stamped.offset) == (start[0], start[1] + 1)
+    replay = engine.replay(stream, start)
+    assert replay.gap is None and [e.offset for e in replay.events] == [start[1] + 1]
+
+
 def test_save_positions_merges(harness: Harness) -> None:
     engine = harness.engine
     engine.add_connection("c1", "alice", NOW)
