@@ -36,36 +36,47 @@ SERIES = ("connections", "websocket", "longpoll", "messages", "deliveries")
 
 class Ring:
     """The last `size` numbers pushed, oldest first, in a preallocated array written in a
-    circle: its memory never grows, whatever the uptime."""
+    circle: its memory never grows, whatever the uptime. The array is made with the first
+    number that is not 0: a channel that carries nothing (most of a node's idle channels,
+    one per few sockets) holds no 8 bytes per sample for a series of zeros."""
 
-    __slots__ = ("_count", "_next", "_values")
+    __slots__ = ("_count", "_next", "_size", "_values")
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("a ring holds at least one number")
-        self._values = array("d", bytes(8 * size))
+        self._size = size
+        self._values: array[float] | None = None
         self._next = 0
         self._count = 0
 
     @property
     def size(self) -> int:
-        return len(self._values)
+        return self._size
 
     def __len__(self) -> int:
         return self._count
 
     def push(self, value: float) -> None:
-        self._values[self._next] = value
-        self._next = (self._next + 1) % len(self._values)
-        self._count = min(self._count + 1, len(self._values))
+        values = self._values
+        if values is None and value:
+            values = self._values = array("d", bytes(8 * self._size))
+        if values is not None:
+            values[self._next] = value
+        self._next = (self._next + 1) % self._size
+        self._count = min(self._count + 1, self._size)
 
     def last(self) -> float:
-        return self._values[self._next - 1] if self._count else 0.0
+        values = self._values
+        return values[self._next - 1] if self._count and values is not None else 0.0
 
     def values(self) -> list[float]:
-        if self._count < len(self._values):
-            return self._values[: self._count].tolist()
-        return (self._values[self._next :] + self._values[: self._next]).tolist()
+        values = self._values
+        if values is None:
+            return [0.0] * self._count
+        if self._count < self._size:
+            return values[: self._count].tolist()
+        return (values[self._next :] + values[: self._next]).tolist()
 
 
 def rate(now: int, before: int, seconds: float) -> float:

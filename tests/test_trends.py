@@ -166,3 +166,16 @@ def test_an_engine_that_fails_leaves_the_node_series_going(
     assert [r.getMessage() for r in caplog.records].count(
         "channel rates not sampled, the engine failed: redis is away"
     ) == 1
+
+
+def test_a_ring_of_zeros_holds_no_array_until_a_number_that_is_not_zero() -> None:
+    ring = Ring(3)
+    ring.push(0)
+    ring.push(0.0)
+    assert ring._values is None  # an idle channel's series costs no array
+    assert ring.values() == [0.0, 0.0] and ring.last() == 0.0 and len(ring) == 2
+    ring.push(7)
+    assert ring._values is not None and len(ring._values) == 3
+    assert ring.values() == [0.0, 0.0, 7.0] and ring.last() == 7.0
+    ring.push(0)
+    assert ring.values() == [0.0, 7.0, 0.0] and ring.last() == 0.0
