@@ -100,7 +100,9 @@ class WebSocketSession(FrameSender):
         self.last_seen = clock()
         self._message_size = 0
         self._watcher: Any = None
-        self._on_end: Callable[[], None] | None = None
+        # What runs once the session is over: the callable and its arguments, in one tuple
+        # (a closure per socket would cost a function and its cells).
+        self._on_end: tuple[Any, ...] | None = None
         # client_messages_per_second (shared by every session), and this client's bucket,
         # made on its first frame: nothing for a socket that never says a word.
         self._frame_rate = frame_rate
@@ -124,9 +126,9 @@ class WebSocketSession(FrameSender):
         return True
 
     # -- reading (the handler's greenlet) --------------------------------------------
-    def start(self, on_end: Callable[[], None]) -> None:
-        """Start reading; `on_end` runs in a new greenlet once the session is over."""
-        self._on_end = on_end
+    def start(self, on_end: Callable[..., None], *args: Any) -> None:
+        """Start reading; `on_end(*args)` runs in a new greenlet once the session is over."""
+        self._on_end = (on_end, *args)
         try:
             alive = self._handle_events()
         except ProtocolError:
@@ -178,10 +180,10 @@ class WebSocketSession(FrameSender):
         on_end, self._on_end = self._on_end, None
         gevent.spawn(self._finish, on_end)
 
-    def _finish(self, on_end: Callable[[], None] | None) -> None:
+    def _finish(self, on_end: tuple[Any, ...] | None) -> None:
         try:
             if on_end is not None:
-                on_end()
+                on_end[0](*on_end[1:])
         finally:
             writer = self._writer
             if writer is not None:

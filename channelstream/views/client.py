@@ -13,6 +13,7 @@ from pyramid.response import Response
 
 from channelstream import operations, presenters
 from channelstream.delivery import attach as attaching
+from channelstream.delivery.hub import LocalConnection
 from channelstream.errors import UNKNOWN_CONNECTION, BadRequest, RequestError, ValidationFailed
 from channelstream.realtime.frames import json_array
 from channelstream.realtime.longpoll import LongPollTransport
@@ -223,7 +224,13 @@ def serve_websocket(state: Any, session: WebSocketSession, resume: attaching.Res
         session.close(CLOSE_NORMAL, "unknown connection")
         session.start(on_end=_nothing)
         return
-    session.start(on_end=lambda: attaching.detach(state, local, socket_closed=True))
+    # The socket's own id string goes: the connection's (the engine's) is kept anyway.
+    session.conn_id = local.conn_id
+    session.start(_detach_closed, state, local)
+
+
+def _detach_closed(state: Any, local: LocalConnection) -> None:
+    attaching.detach(state, local, socket_closed=True)
 
 
 def _nothing() -> None:

@@ -95,7 +95,7 @@ def test_a_write_to_a_dead_socket_ends_the_session() -> None:
         raise BrokenPipeError
 
     ws = session(sock)
-    ws._send_now = refuse
+    sock._sock.send = refuse  # type: ignore[method-assign]
     ws.send_batch(batch(1))
     assert ws.closed and sock.shut
 

@@ -147,7 +147,7 @@ def test_a_dead_socket_counts_as_1006() -> None:
         raise BrokenPipeError
 
     ws = counted(sock, closes, max_queued=1000)
-    ws._send_now = refuse
+    sock._sock.send = refuse  # type: ignore[method-assign]
     ws.send_batch(batch(1))
     assert closes == {1006: 1}
 
