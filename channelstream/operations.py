@@ -4,7 +4,7 @@ state as its first argument and never reads the global one."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from channelstream import jsonenc
@@ -92,13 +92,13 @@ def subscribe(
     return _join(state, conn, channels, channel_configs, state.clock())
 
 
-def _check_channels_held(state: State, held: set[str], asked: Iterable[str]) -> None:
+def _check_channels_held(state: State, held: Collection[str], asked: Iterable[str]) -> None:
     """max_channels_per_connection: what the connection would hold once the call joined
     its new channels (what one call may name is bounded apart, on the raw body)."""
     most = state.settings.max_channels_per_connection
     if not most:
         return
-    new = set(asked) - held
+    new = set(asked).difference(held)
     if new and len(held) + len(new) > most:
         raise LimitReached(
             refusals.CHANNELS_PER_CONNECTION,

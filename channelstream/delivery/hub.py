@@ -14,12 +14,13 @@ once for every member, so the cost per socket is paid per batch, not per message
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from channelstream.engine.base import Control, Disconnected, Subscribed, Unsubscribed
 from channelstream.model.connection import Position
 from channelstream.model.event import Event, EventBatch
+from channelstream.model.few import Few, added, few, removed
 
 # The key of a connection's position in the user's direct stream.
 DIRECT = None
@@ -56,7 +57,7 @@ class LocalConnection:
         self,
         conn_id: str,
         username: str,
-        channels: set[str],
+        channels: Few,
         positions: dict[str | None, Position],
         transport: Transport,
     ) -> None:
@@ -75,7 +76,8 @@ class Hub:
     def __init__(self, schedule: Schedule = flush_now) -> None:
         self.connections: dict[str, LocalConnection] = {}
         self._by_channel: dict[str, dict[str, LocalConnection]] = {}
-        self._by_user: dict[str, dict[str, LocalConnection]] = {}
+        # A user's one local connection, or (several) by conn_id: most users have one.
+        self._by_user: dict[str, LocalConnection | dict[str, LocalConnection]] = {}
         # Published messages handed to local connections, live or replayed: what 0.7.1's
         # admin.json called total_messages (presence, state changes, edits and deletes are
         # not counted, as there).
@@ -100,7 +102,7 @@ class Hub:
         self,
         conn_id: str,
         username: str,
-        channels: set[str],
+        channels: Iterable[str],
         positions: dict[str | None, Position],
         transport: Transport,
     ) -> LocalConnection:
@@ -110,9 +112,15 @@ class Hub:
             # A second socket for the same connection replaces the first.
             self.detach(previous)
             previous.transport.close(1000, "replaced")
-        local = LocalConnection(conn_id, username, set(channels), dict(positions), transport)
+        local = LocalConnection(conn_id, username, few(channels), dict(positions), transport)
         self.connections[conn_id] = local
-        self._by_user.setdefault(username, {})[conn_id] = local
+        mine = self._by_user.get(username)
+        if mine is None:
+            self._by_user[username] = local
+        elif isinstance(mine, dict):
+            mine[conn_id] = local
+        else:
+            self._by_user[username] = {mine.conn_id: mine, conn_id: local}
         for channel in local.channels:
             self._by_channel.setdefault(channel, {})[conn_id] = local
         return local
@@ -127,7 +135,13 @@ class Hub:
         """Stop routing to the transport; answers what the connection was last sent."""
         if self.connections.get(local.conn_id) is local:
             del self.connections[local.conn_id]
-            self._drop(self._by_user, local.username, local.conn_id)
+            mine = self._by_user.get(local.username)
+            if mine is local:
+                del self._by_user[local.username]
+            elif isinstance(mine, dict):
+                mine.pop(local.conn_id, None)
+                if len(mine) == 1:
+                    (self._by_user[local.username],) = mine.values()
             for channel in local.channels:
                 self._drop(self._by_channel, channel, local.conn_id)
         return local.positions
@@ -166,10 +180,10 @@ class Hub:
                 self._schedule(self.flush)
             return
         members = self._by_user.get(event.direct_to or "")
-        if members:
+        if members is not None:
             batch = EventBatch([event])
             # A copy: a transport may close, and detach, while we iterate.
-            for local in list(members.values()):
+            for local in list(members.values()) if isinstance(members, dict) else [members]:
                 self._offer(local, batch.events, batch)
 
     def apply(self, envelope: Control) -> None:
@@ -239,7 +253,7 @@ class Hub:
             return
         for channel, position in envelope.positions.items():
             if channel not in local.channels:
-                local.channels.add(channel)
+                local.channels = added(local.channels, channel)
                 # Delivery starts after the join (an older position would be a stale one
                 # from an earlier membership); recovery then fills anything that arrived
                 # before this envelope.
@@ -252,7 +266,7 @@ class Hub:
             return
         for channel in envelope.channels:
             if channel in local.channels:
-                local.channels.discard(channel)
+                local.channels = removed(local.channels, channel)
                 self._drop(self._by_channel, channel, local.conn_id)
 
     def listens(self, channel: str) -> bool:

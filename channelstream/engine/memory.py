@@ -27,6 +27,7 @@ from channelstream.engine.memory_users import MemoryUsers
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Connection, Position
 from channelstream.model.event import Event
+from channelstream.model.few import Few, added, removed
 from channelstream.model.user import User
 from channelstream.settings import Settings
 
@@ -43,7 +44,7 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
         self.connections: dict[str, Connection] = {}
         # Each user's conn_ids: for max_per_user without a walk over every connection, and
         # whether a connection is the user's first or last (user_online, user_offline).
-        self._user_conns: dict[str, set[str]] = {}
+        self._user_conns: dict[str, Few] = {}
         # Stand-ins of departed connections (presence_grace): no user holds them.
         self._stand_ins: set[str] = set()
         self.channels: dict[str, ChannelRecord] = {}
@@ -76,7 +77,7 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
     ) -> Connection | None:
         conn = self.connections.get(conn_id)
         if conn is None:
-            held = self._user_conns.setdefault(username, set())
+            held = self._user_conns.get(username, ())
             if max_per_user and len(held) >= max_per_user and self._live(held) >= max_per_user:
                 return None
             conn = Connection(conn_id, username, last_active=now)
@@ -84,13 +85,13 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
             self.connections[conn_id] = conn
             if not held:
                 self._record("user_online", now, None, username)
-            held.add(conn_id)
+            self._user_conns[username] = added(held, conn_id)
         else:
             conn.last_active = now
             conn.disconnected = False
         return conn.copy()
 
-    def _live(self, conn_ids: set[str]) -> int:
+    def _live(self, conn_ids: Few) -> int:
         """Connections not marked disconnected (those are on their way out), stand-ins not
         counted (they hold a departed connection's presence, not a socket)."""
         return sum(
@@ -154,10 +155,13 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
             self._stand_ins.discard(conn_id)
             held = self._user_conns.get(conn.username)
             if held is not None:
-                held.discard(conn_id)
-                if not held:
+                held = removed(held, conn_id)
+                if held:
+                    self._user_conns[conn.username] = held
+                else:
                     del self._user_conns[conn.username]
                     self._record("user_offline", now, None, conn.username)
+            conn.channels = set(conn.channels)  # leaves the engine: as its copies are
         return conn
 
     def retire_connection(
@@ -170,15 +174,14 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
         for name in conn.channels:
             channel = self.channels.get(name)
             members = channel.members.get(conn.username) if channel else None
-            if members is not None and conn_id in members:
-                members.discard(conn_id)
-                members.add(stand_in)
-                held.channels.add(name)
+            if channel is not None and members is not None and conn_id in members:
+                channel.members[conn.username] = added(removed(members, conn_id), stand_in)
+                held.channels = added(held.channels, name)
         self.connections[stand_in] = held
         self._stand_ins.add(stand_in)
-        mine = self._user_conns.setdefault(conn.username, set())
-        mine.discard(conn_id)
-        mine.add(stand_in)
+        mine = removed(self._user_conns.get(conn.username, ()), conn_id)
+        self._user_conns[conn.username] = added(mine, stand_in)
+        conn.channels = set(conn.channels)  # leaves the engine: as its copies are
         return conn
 
     # -- channels --------------------------------------------------------------------
@@ -243,10 +246,10 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
         channel = self.channels[name]
         channel.last_active = now
         occupied = bool(channel.members)
-        conns = channel.members.setdefault(username, set())
+        conns = channel.members.get(username, ())
         first = not conns
         joined = conn_id not in conns
-        conns.add(conn_id)
+        channel.members[username] = added(conns, conn_id)
         position = channel.log.position()
         if joined:
             if not occupied:
@@ -255,21 +258,22 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
                 self._record("user_joined", now, name, username)
             conn = self.connections.get(conn_id)
             if conn is not None:
-                conn.channels.add(name)
-                conn.positions[name] = position
+                # The record's own name: one string per channel, not one per request.
+                conn.channels = added(conn.channels, channel.name)
+                conn.positions[channel.name] = position
         return JoinResult(joined=joined, first_for_user=first and joined, position=position)
 
     def leave_channel(self, name: str, conn_id: str, username: str, now: float) -> LeaveResult:
         conn = self.connections.get(conn_id)
         if conn is not None:
-            conn.channels.discard(name)
+            conn.channels = removed(conn.channels, name)
         channel = self.channels.get(name)
         if channel is None:
             return LeaveResult(left=False, last_for_user=False)
         conns = channel.members.get(username)
         if not conns or conn_id not in conns:
             return LeaveResult(left=False, last_for_user=False)
-        conns.discard(conn_id)
+        conns = channel.members[username] = removed(conns, conn_id)
         channel.last_active = now
         if conns:
             return LeaveResult(left=True, last_for_user=False)

@@ -11,6 +11,7 @@ from channelstream.engine.base import Replay
 from channelstream.model.channel import ChannelConfig
 from channelstream.model.connection import Position
 from channelstream.model.event import Event
+from channelstream.model.few import Few
 
 
 class StreamLog:
@@ -91,7 +92,7 @@ class ChannelRecord:
     uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     # username -> conn_ids: presence is per user, connections are counted per user.
-    members: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    members: dict[str, Few] = dataclasses.field(default_factory=dict)
 
     def edit_history(self, uuid_: str, edits: dict[str, Any]) -> bool:
         found = False

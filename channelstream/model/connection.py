@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from channelstream.model.few import Few
+
 # (epoch, offset): where a stream was last read by a connection.
 Position = tuple[str, int]
 
@@ -12,7 +14,8 @@ Position = tuple[str, int]
 class Connection:
     conn_id: str
     username: str
-    channels: set[str] = dataclasses.field(default_factory=set)
+    # A set in every copy; the memory engine's own records keep a tuple while few.
+    channels: Few = ()
     last_active: float = 0.0
     # Set by /disconnect; the next garbage-collection pass removes the connection.
     disconnected: bool = False

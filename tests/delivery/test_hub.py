@@ -239,3 +239,41 @@ def test_figures_count_events_once_and_deliveries_and_frames_per_connection(
     assert hub.frames_sent == 2
     hub.count_replayed([event("room", 3)], hub.connections["c2"])
     assert hub.deliveries == 5 and hub.longpoll_deliveries == 3
+
+
+def test_a_users_connections_come_and_go_one_at_a_time(hub: Hub) -> None:
+    # One connection of a user is kept alone, several by conn_id: either way direct
+    # events reach exactly the attached ones.
+    first = live(hub, "c1", "alice", set())
+    hub.deliver_event(event(None, 1, direct_to="alice"))
+    second = live(hub, "c2", "alice", set())
+    third = live(hub, "c3", "alice", set())
+    hub.deliver_event(event(None, 2, direct_to="alice"))
+    hub.detach(hub.connections["c2"])
+    hub.deliver_event(event(None, 3, direct_to="alice"))
+    hub.detach(hub.connections["c1"])
+    hub.deliver_event(event(None, 4, direct_to="alice"))
+    hub.detach(hub.connections["c3"])
+    hub.deliver_event(event(None, 5, direct_to="alice"))  # nobody left: nothing, no error
+    assert numbers(first) == [1, 2, 3]
+    assert numbers(second) == [2]
+    assert numbers(third) == [2, 3, 4]
+    assert hub.connections == {}
+
+
+def test_a_connection_in_many_channels_gets_each_and_leaves_each(
+    hub: Hub, schedule: ManualSchedule
+) -> None:
+    names = [f"ch{n}" for n in range(20)]  # past the few kept in a tuple
+    transport = live(hub, "c1", "alice", {"ch0"})
+    hub.apply(Subscribed("c1", {name: ("e", 0) for name in names}))
+    for n, name in enumerate(names, start=1):
+        hub.deliver_event(event(name, n))
+    schedule.run()
+    assert sorted(numbers(transport)) == list(range(1, 21))
+    hub.apply(Unsubscribed("c1", names[1:]))
+    for n, name in enumerate(names, start=21):
+        hub.deliver_event(event(name, n))
+    schedule.run()
+    assert sorted(numbers(transport))[20:] == [21]  # only ch0 is left
+    assert [name for name in names if hub.listens(name)] == ["ch0"]
