@@ -71,6 +71,7 @@ def includeme(config: Configurator) -> None:
     config.include("channelstream.views.errors")
     config.include("channelstream.views.guards")
     config.include("channelstream.cors")
+    config.include("channelstream.views.cycles")
     config.include("channelstream.routes")
     config.include("channelstream.metrics")
     config.action(("channelstream", "start"), _start_when_created, args=(config.registry,))
