@@ -6,7 +6,7 @@ from typing import Any
 
 from channelstream.engine.memory_log import StreamLog
 from channelstream.model.connection import Connection
-from channelstream.model.user import StateValue, User
+from channelstream.model.user import NO_STATE, StateValue, User
 
 
 class MemoryUsers:
@@ -28,10 +28,10 @@ class MemoryUsers:
         if user is None:
             if not create:
                 return None
-            user = User(username, dict(fresh_state or {}))
+            user = User(username, dict(fresh_state) if fresh_state else NO_STATE)
             self.users[username] = user
         if public_keys is not None:
-            user.public_keys = list(public_keys)
+            user.public_keys = tuple(public_keys)
         changed = user.merge_state(changes or {})
         user.last_active = now
         return user.copy(), changed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 StateValue = str | int | float | bool | None
@@ -13,12 +13,17 @@ StateValue = str | int | float | bool | None
 # restart gives a user the same uuid, with nothing to store or keep in step.
 USER_UUID_NAMESPACE = uuid.UUID("71d49474-4211-40d9-8fc5-ad8108883ba1")
 
+# The state of a user who has none: shared by every such record, never written to (the
+# first change replaces it, merge_state); an empty dict costs 64 bytes per user.
+NO_STATE: dict[str, StateValue] = {}
+
 
 @dataclasses.dataclass(slots=True)
 class User:
     username: str
     state: dict[str, StateValue] = dataclasses.field(default_factory=dict)
-    public_keys: list[str] = dataclasses.field(default_factory=list)
+    # A tuple in the memory engine's records (none: the shared empty one), a list in copies.
+    public_keys: Sequence[str] = ()
     last_active: float = 0.0
 
     @property
@@ -34,9 +39,12 @@ class User:
     def merge_state(self, changes: Mapping[str, StateValue]) -> list[dict[str, Any]]:
         """Apply changes; answer the ones that changed a value, as 0.7 reported them."""
         changed = []
+        state = self.state
         for key, value in changes.items():
-            if key not in self.state or self.state[key] != value:
-                self.state[key] = value
+            if key not in state or state[key] != value:
+                if state is NO_STATE:
+                    state = self.state = {}
+                state[key] = value
                 changed.append({"key": key, "value": value})
         return changed
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from channelstream.model.channel import CONFIG_KEYS, ChannelConfig
-from channelstream.model.user import User
+from channelstream.model.user import NO_STATE, User
 
 
 def test_channel_config_defaults_are_0_7s_and_changes_skip_unknown_and_none() -> None:
@@ -34,3 +34,13 @@ def test_user_state_merges_and_reports_changes_as_0_7_did() -> None:
     copy = user.copy()
     copy.state["a"] = 3
     assert user.state["a"] == 2
+
+
+def test_a_user_without_state_shares_the_empty_one_until_its_first_change() -> None:
+    first, second = User("a", NO_STATE), User("b", NO_STATE)
+    assert first.merge_state({}) == [] and first.state is NO_STATE
+    assert first.merge_state({"x": 1}) == [{"key": "x", "value": 1}]
+    assert first.state == {"x": 1} and NO_STATE == {} and second.state is NO_STATE
+    copy = second.copy()
+    copy.state["y"] = 2  # a copy's state is its own
+    assert NO_STATE == {}
