@@ -1,5 +1,5 @@
-"""Background work with an explicit start and stop: garbage collection, heartbeats, the
-admin's trend samples, and giving the C heap's free memory back (channelstream.heap).
+"""Background work with an explicit start and stop: garbage collection, heartbeats and the
+admin's trend samples.
 
 Each loop is one greenlet (or, in a threaded host, one thread) for the whole process, not one
 per connection (channelstream.concurrency); a failing pass is logged with its traceback and
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from channelstream import operations
-from channelstream.heap import CHECK_INTERVAL, HeapTrimmer
 
 if TYPE_CHECKING:
     from channelstream.concurrency import Job
@@ -32,7 +31,6 @@ class Tasks:
         self._jobs: list[Job] = []
         # What collection removed, by kind, since start (channelstream.metrics reads it).
         self.collected: dict[str, int] = dict.fromkeys(COLLECTED, 0)
-        self.heap = HeapTrimmer()
 
     def start(self) -> None:
         settings = self.state.settings
@@ -41,8 +39,6 @@ class Tasks:
         self._every(settings.heartbeat_interval, self.heartbeat)
         if self.trends is not None:
             self._every(self.trends.interval, self.trends.sample)
-        if self.heap.available:
-            self._every(CHECK_INTERVAL, self.heap.check)
 
     def stop(self) -> None:
         for job in self._jobs:
