@@ -40,12 +40,11 @@ SECRET = "benchsecret"
 LAYERS = [
     ("gevent-websocket handshake", ("geventwebsocket",)),
     (
-        "HTTP parsing and answering (pywsgi + our handler)",
+        "HTTP parsing and answering (our server: httptools + http_*.py)",
         (
             "gevent/pywsgi.py",
-            "channelstream/http_handler.py",
-            "channelstream/http_request.py",
-            "channelstream/http_server.py",
+            "httptools",
+            "channelstream/http_",
         ),
     ),
     ("wsproto (WebSocket session framing)", ("wsproto", "h11")),
@@ -284,7 +283,7 @@ def start_server(port: int):  # type: ignore[no-untyped-def]
         keepalive_timeout=settings.keepalive_timeout,
         body_timeout=settings.body_timeout,
     )
-    server = ChannelstreamServer(listener, app, http_limits=limits, log=None, error_log=runner.log)
+    server = ChannelstreamServer(listener, app, http_limits=limits)
     server.start()
     return server
 
@@ -483,7 +482,7 @@ def floor(n: int) -> list[str]:
     from channelstream.http_server import ChannelstreamServer
 
     def ours(port: int, app: Any) -> Any:
-        return ChannelstreamServer(("127.0.0.1", port), app, http_limits=HttpLimits(), log=None)
+        return ChannelstreamServer(("127.0.0.1", port), app, http_limits=HttpLimits())
 
     def stock(port: int, app: Any) -> Any:
         return pywsgi.WSGIServer(("127.0.0.1", port), app, log=None)
