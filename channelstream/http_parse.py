@@ -39,7 +39,7 @@ def malformed_headers(reason: str) -> Refused:
 
 
 # llhttp's reasons for a head it cannot parse that concern the headers, not the first line.
-_HEADER_REASONS = ("header", "content-length", "transfer-encoding", "after value")
+_HEADER_REASONS = ("header", "content-length", "transfer-encoding", "after start line")
 
 
 def _refused(exc: Exception, seen: bytes) -> Refused:
