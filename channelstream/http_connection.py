@@ -81,6 +81,8 @@ class HttpConnection:
             self._refuse(refused)
         except OSError:
             pass  # the client went away
+        finally:
+            self.reader.close()
         session, run = self._session, self._run
         self._session = self._run = None
         if session is not None and run is not None:
@@ -336,11 +338,12 @@ class HttpConnection:
         self._head_sent = True
         leftover = self.reader.upgraded or b""
         self.reader.upgraded = b""
-        # The server closes the socket it accepted once this greenlet ends: the session
-        # gets the descriptor in a socket object of its own, detached from that one.
-        plain = self.sock
-        own = gevent.socket.socket(plain.family, plain.type, plain.proto, fileno=plain.detach())
-        self.sock = None
+        # The server leaves this socket open once this greenlet ends (handed_over): the
+        # session owns it, and closing it frees the descriptor at once (nothing else
+        # holds the socket object).
+        own, self.sock = self.sock, None
+        own.settimeout(None)  # the session's writes wait as long as it lets them
+        self.server.handed_over.add(own)
         self._session = make_session(own, leftover)
         self._run = run
 

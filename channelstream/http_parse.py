@@ -98,6 +98,7 @@ class RequestReader:
         self.ready: deque[Request] = deque()  # heads complete, not served yet
         self._current: Request | None = None  # the request being parsed
         self._url = b""
+        self._raw_headers: list[tuple[bytes, bytes]] = []
         self._in_head = False
         self._head_bytes = 0
         self._refusal: Refused | None = None
@@ -108,6 +109,12 @@ class RequestReader:
     def in_head(self) -> bool:
         """A byte of a request has come but not yet its last header."""
         return self._in_head
+
+    def close(self) -> None:
+        """Let the parser go: it holds this reader's callbacks, a cycle otherwise left to
+        the cycle collector, once per connection."""
+        self._parser = None  # type: ignore[assignment]
+        self.ready.clear()
 
     def feed(self, data: bytes) -> None:
         """Parse ``data``; raises ``Refused`` on a request line or headers that cannot be
@@ -138,6 +145,7 @@ class RequestReader:
     def on_message_begin(self) -> None:
         self._current = Request()
         self._url = b""
+        self._raw_headers = []
         self._in_head = True
         self._head_bytes = 0
 
@@ -150,15 +158,9 @@ class RequestReader:
             raise self._refusal
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        request = self._current
-        assert request is not None
-        if len(name) + len(value) > MAX_LINE:
-            self._refusal = malformed_headers("Line too long")
-            raise self._refusal
-        if len(request.headers) >= MAX_HEADERS:
-            self._refusal = malformed_headers("Too many headers")
-            raise self._refusal
-        request.headers.append((name.decode("latin-1"), value.decode("latin-1").strip(" \t")))
+        # Called once a header for every request: kept raw, checked and decoded at the end
+        # of the head (their number and size are bounded by the head's size meanwhile).
+        self._raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         request = self._current
@@ -173,13 +175,26 @@ class RequestReader:
                 f"HTTP/{version}: {self._url.decode('latin-1')!r}",
             )
             raise self._refusal
+        raw = self._raw_headers
+        if len(raw) > MAX_HEADERS:
+            self._refusal = malformed_headers("Too many headers")
+            raise self._refusal
         self._in_head = False
         request.method = parser.get_method().decode("ascii")
         request.target = self._url.decode("latin-1")
         request.version = "HTTP/" + version
         request.keep_alive = parser.should_keep_alive()
         request.upgrade = parser.should_upgrade()
-        for name, value in request.headers:
+        headers = request.headers
+        for raw_name, raw_value in raw:
+            if len(raw_name) + len(raw_value) > MAX_LINE:
+                self._refusal = malformed_headers("Line too long")
+                raise self._refusal
+            name = raw_name.decode("latin-1")
+            value = raw_value.decode("latin-1").strip(" \t")
+            headers.append((name, value))
+            if len(name) < 6 or name[0] not in "cCtTeE":
+                continue  # not one of the three below: most headers stop here
             lowered = name.lower()
             if lowered == "content-length":
                 request.content_length = int(value)  # llhttp checked it is digits, once

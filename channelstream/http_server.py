@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import time
+import weakref
 from typing import Any
 
 import gevent
@@ -62,6 +63,8 @@ class ChannelstreamServer(StreamServer):
         self.http_limits = http_limits
         # What every request's environ starts from (PEP 3333's fixed keys).
         self.environ_base: dict[str, Any] = {}
+        # Sockets a WebSocket session took over while their greenlet was serving them.
+        self.handed_over: weakref.WeakSet[Any] = weakref.WeakSet()
         self._reserve: io.FileIO | None = _take_reserve()
         self._answering = False  # the reserve's descriptor is a refused client's now
         self._warned_at = 0.0
@@ -90,6 +93,13 @@ class ChannelstreamServer(StreamServer):
 
     def handle(self, sock: Any, address: Any) -> None:
         HttpConnection(sock, address, self).serve()
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        """After ``handle``: close the socket, unless a WebSocket session owns it now."""
+        if sock in self.handed_over:
+            self.handed_over.discard(sock)
+            return
+        sock.close()
 
     def do_read(self) -> Any:
         try:

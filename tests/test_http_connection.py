@@ -46,8 +46,13 @@ def app(environ: dict[str, Any], start_response: Any) -> Any:
 
         def run(session: Any) -> None:
             sock, leftover = session
-            sock.sendall(b"session:" + leftover)
-            sock.close()
+
+            def later() -> None:
+                # After the connection's greenlet has ended: the socket is still open.
+                sock.sendall(b"session:" + leftover)
+                sock.close()
+
+            gevent.spawn_later(0.2, later)
 
         environ[UPGRADE_KEY](make, run)
         start_response("101 Switching Protocols", [])
@@ -201,3 +206,4 @@ def test_the_upgrade_hands_the_socket_and_what_followed_to_the_session(port: int
     assert top.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
     assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in top
     assert rest == b"session:FRAME"  # the view's own response body is not sent
+    # the server's greenlet ended long before: it left the session's socket open
