@@ -92,7 +92,7 @@ def test_the_summary_stays_small_whatever_the_history(
     assert len(one) < 2 * MESSAGES * (len(TEXT) + 300)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_the_server_samples_trends_by_itself(
     server: ServerProcess, admin: requests.Session
 ) -> None:
@@ -115,7 +115,7 @@ def test_the_server_samples_trends_by_itself(
             return trends if max(trends["deliveries"], default=0) > 0 else None
 
         try:
-            trends = wait_until(sampled, timeout=10, what="a sample with deliveries")
+            trends = wait_until(sampled, timeout=30, what="a sample with deliveries")
         except AssertionError as failed:
             # What the node answered last, and what it logged: enough to tell a sampler
             # that stopped from one that samples nothing.
