@@ -56,7 +56,8 @@ def raw_body(request: Request, limit: int) -> bytes:
     except TimeoutError:
         raise RequestError.with_status(408, {"body": ["Not received in time."]}) from None
     except (OSError, ValueError):
-        # pywsgi reports a body that ended early, or broken chunking, as an IOError.
+        # Our server (http_input) reports a body that ended early as an OSError, broken
+        # chunking as a ValueError; other servers raise one or the other too.
         raise _cut_short(length) from None
     if length is not None and len(raw) < length:
         raise _cut_short(length)
