@@ -204,7 +204,12 @@ class HttpConnection:
         if target[:1] == "/" or target == "*":
             path, _, query = target.partition("?")
         else:  # the absolute form, "http://host/path?query"
-            url = httptools.parse_url(target.encode("latin-1"))
+            try:
+                url = httptools.parse_url(target.encode("latin-1"))
+            except httptools.HttpParserInvalidURLError:
+                raise Refused(
+                    "400 Bad Request", {"request": "Malformed request line"}, repr(target)
+                ) from None
             path = (url.path or b"/").decode("latin-1")
             query = (url.query or b"").decode("latin-1")
         if "%" in path:
@@ -318,7 +323,11 @@ class HttpConnection:
         return not isinstance(body, BodyInput) or not body.abandons()
 
     def _send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        sock = self.sock
+        # Reads leave their own deadline on the socket. A client that does not take an
+        # answer for as long as an idle connection may stay is dropped.
+        sock.settimeout(self.limits.keepalive_timeout)
+        sock.sendall(data)
         self._sent += len(data)
 
     # -- the upgrade ---------------------------------------------------------------------

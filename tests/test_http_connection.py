@@ -207,3 +207,11 @@ def test_the_upgrade_hands_the_socket_and_what_followed_to_the_session(port: int
     assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in top
     assert rest == b"session:FRAME"  # the view's own response body is not sent
     # the server's greenlet ended long before: it left the session's socket open
+
+
+def test_an_absolute_form_target_is_split_into_path_and_query(port: int) -> None:
+    seen.clear()
+    data = exchange(port, b"GET http://example/other?a=1 HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 204")
+    assert (seen[-1]["PATH_INFO"], seen[-1]["QUERY_STRING"]) == ("/other", "a=1")
+    assert seen[-1]["RAW_URI"] == "http://example/other?a=1"
