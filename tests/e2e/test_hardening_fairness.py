@@ -32,6 +32,13 @@ BODY_LIMIT = 8 << 20
 PROMPT = 0.3
 
 
+def served_meanwhile(slowest: float, took: float) -> bool:
+    """The other client was answered while the call ran, not after it: within PROMPT, or,
+    on a machine so loaded that the call itself takes seconds, within a third of it (a
+    stalled client waits for most of the call)."""
+    return slowest < max(PROMPT, took / 3)
+
+
 @pytest.fixture(scope="module")
 def node(logs_dir: Path) -> Iterator[ServerProcess]:
     settings = {"max_body_size": BODY_LIMIT, "gc_conns_after": 60}
@@ -114,7 +121,9 @@ def test_a_batch_near_the_body_limit_does_not_stall_other_clients(
     assert answer.status_code == 200, answer.text[:200]
     assert len(answer.json()) == len(messages)
     assert probe.errors == []
-    assert probe.slowest < PROMPT, f"another client waited {probe.slowest:.2f} s ({took:.2f})"
+    assert served_meanwhile(probe.slowest, took), (
+        f"another client waited {probe.slowest:.2f} s ({took:.2f})"
+    )
 
 
 def test_joining_and_listing_many_channels_does_not_stall_other_clients(
@@ -125,9 +134,11 @@ def test_joining_and_listing_many_channels_does_not_stall_other_clients(
         channels = [f"{prefix}-{round_}-{index}" for index in range(MAX_CHANNELS)]
         node.post("/connect", {"username": f"wide-{round_}", "channels": channels})
     with LatencyProbe(node).running() as probe:
+        started = time.monotonic()
         info = node.call("GET", "/info")
         admin = node.call("GET", "/admin/admin.json")
+        took = time.monotonic() - started
     assert info.status_code == admin.status_code == 200
     assert len(info.json()["channels"]) >= 30 * MAX_CHANNELS
     assert probe.errors == []
-    assert probe.slowest < PROMPT, f"another client waited {probe.slowest:.2f} s"
+    assert served_meanwhile(probe.slowest, took), f"another client waited {probe.slowest:.2f} s"
