@@ -104,6 +104,13 @@ def _handler(receiver: Receiver) -> type[http.server.BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path != "/hook":
+                # Not a webhook: a stray client of another run that had this port before
+                # (seen when several suites share a machine). Not kept, not counted.
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             headers = dict(self.headers.items())
             try:
                 verify_webhook(receiver.secret, headers, body)
