@@ -10,7 +10,14 @@ import pytest
 from marshmallow import ValidationError
 
 from channelstream.schemas import fastpath
-from channelstream.schemas.fields import MAX_NESTING, Boolean, new_uuid, within_nesting
+from channelstream.schemas.fields import (
+    MAX_NESTING,
+    UUID_CHUNK,
+    Boolean,
+    new_uuid,
+    new_uuids,
+    within_nesting,
+)
 from channelstream.schemas.messages import MessageSchema
 
 
@@ -29,6 +36,29 @@ def test_new_ids_do_not_repeat_and_use_every_random_digit() -> None:
     # Every random hex position takes several values: no digit is stuck by the bit masks.
     for position in range(36):
         seen = {text[position] for text in ids}
+        if position in (8, 13, 18, 23):
+            assert seen == {"-"}
+        elif position == 14:
+            assert seen == {"4"}
+        elif position == 19:
+            assert seen == set("89ab")
+        else:
+            assert len(seen) == 16, position
+
+
+def test_ids_drawn_together_are_the_same_kind_and_as_many_as_asked() -> None:
+    for count in (0, 1, 2, UUID_CHUNK - 1, UUID_CHUNK, UUID_CHUNK + 1, 3 * UUID_CHUNK + 5):
+        ids = new_uuids(count)
+        assert len(ids) == count
+        for text in ids:
+            parsed = uuid.UUID(text)
+            assert str(parsed) == text
+            assert parsed.version == 4
+            assert parsed.variant == uuid.RFC_4122
+    many = [text for _ in range(100) for text in new_uuids(50)]
+    assert len(set(many)) == len(many)
+    for position in range(36):
+        seen = {text[position] for text in many}
         if position in (8, 13, 18, 23):
             assert seen == {"-"}
         elif position == 14:
