@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from greenlet import GreenletExit
+
 from channelstream.delivery.hub import Schedule, flush_now
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,13 @@ def _run_logged(job: Callable[[], object]) -> None:
     try:
         job()
     except Exception:
+        log.exception("background task %s failed", getattr(job, "__name__", job))
+    except BaseException as exc:
+        # gevent's Timeout is a BaseException: one that escaped the code it was meant for
+        # must not end a background loop for good (the node would stop collecting, or
+        # sampling, silently). Stopping the loop (GreenletExit) and exiting still do.
+        if isinstance(exc, (GreenletExit, SystemExit, KeyboardInterrupt)):
+            raise
         log.exception("background task %s failed", getattr(job, "__name__", job))
 
 

@@ -101,3 +101,36 @@ def test_only_channelstreams_views_are_serialised(monkeypatch: Any) -> None:
 
 def test_this_test_process_is_threaded() -> None:
     assert concurrency.serves_with_gevent() is False
+
+
+def test_a_stray_timeout_does_not_end_a_background_loop() -> None:
+    import gevent
+
+    runs: list[int] = []
+
+    def job() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise gevent.Timeout()  # a BaseException, as a leaked gevent timeout would be
+
+    running = concurrency.Threaded().every(0.01, job)
+    deadline = time.monotonic() + 5
+    while len(runs) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    running.stop()
+    assert len(runs) >= 3
+
+
+def test_stopping_and_exiting_still_end_the_job() -> None:
+    from greenlet import GreenletExit
+
+    for stop in (GreenletExit, SystemExit, KeyboardInterrupt):
+
+        def job(stop: type[BaseException] = stop) -> None:
+            raise stop()
+
+        try:
+            concurrency._run_logged(job)
+        except stop:
+            continue
+        raise AssertionError(f"{stop.__name__} was swallowed")

@@ -197,7 +197,11 @@ def test_server_restart_on_redis_resumes_exactly_once(
     alice = open_chat("alice", base_url=redis_stack.demo.url)
     bob = open_chat("bob", base_url=redis_stack.demo.url)
     bob.say("before the restart")
-    alice.expect_text("before the restart")
+    # Both pages have seen it, so both remember an offset to resume from (a page that
+    # had not yet received it when the proxy cut it off would have none: under load,
+    # bob's own echo was still on its way, and his page came back empty).
+    for chat in (alice, bob):
+        chat.expect_text("before the restart")
     old_conn_ids = [chat.page.evaluate(CONN_ID) for chat in (alice, bob)]
 
     # The pages cannot reach channelstream while it restarts and while bob keeps

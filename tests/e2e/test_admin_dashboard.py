@@ -92,7 +92,7 @@ def test_the_summary_stays_small_whatever_the_history(
     assert len(one) < 2 * MESSAGES * (len(TEXT) + 300)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_the_server_samples_trends_by_itself(
     server: ServerProcess, admin: requests.Session
 ) -> None:
@@ -106,11 +106,21 @@ def test_the_server_samples_trends_by_itself(
 
         # The listener is the only socket: the deliveries are its messages (the first test
         # published thousands, with nobody listening).
+        seen: list[dict[str, object]] = []
+
         def sampled() -> dict[str, object] | None:
-            trends = json.loads(get(admin, server, "/admin/summary.json"))["trends"]
+            summary = json.loads(get(admin, server, "/admin/summary.json"))
+            seen[:] = [summary]
+            trends = summary["trends"]
             return trends if max(trends["deliveries"], default=0) > 0 else None
 
-        trends = wait_until(sampled, timeout=10, what="a sample with deliveries")
+        try:
+            trends = wait_until(sampled, timeout=30, what="a sample with deliveries")
+        except AssertionError as failed:
+            # What the node answered last, and what it logged: enough to tell a sampler
+            # that stopped from one that samples nothing.
+            log = server.log_path.read_text()[-3000:] if server.log_path else ""
+            raise AssertionError(f"{failed}\nlast summary: {seen}\nserver log: {log}") from None
         assert isinstance(trends, dict)
         assert max(trends["messages"]) > 0  # type: ignore[type-var]
         assert max(trends["websocket"]) >= 1  # type: ignore[type-var]

@@ -20,3 +20,17 @@ def test_requests_are_counted_by_route_name_method_and_status(app: App) -> None:
     assert requests_of(app, "channelstream.info", "GET", "403") == 1
     assert requests_of(app, "none", "GET", "404") == 1
     assert requests_of(app, "channelstream.health", "other", "405") == 1
+
+
+def test_a_repeated_request_counts_each_time_and_times_each_time(app: App) -> None:
+    for _ in range(3):
+        app.get("/health")
+    samples = app_samples(app)
+    labels = {"method": "GET", "route": "channelstream.health", "status": "200"}
+    assert samples.value("channelstream_http_requests_total", **labels) == 3
+    assert (
+        samples.value(
+            "channelstream_http_request_duration_seconds_count", route="channelstream.health"
+        )
+        == 3
+    )
