@@ -206,11 +206,7 @@ class Hub:
                     known = local.positions.get(channel)
                     if known is None or known[0] != first.epoch or known[1] < first.offset:
                         local.positions[channel] = sent
-                        self.deliveries += batch.messages
-                        self.frames_sent += 1
-                        if local.longpoll:
-                            self.longpoll_deliveries += batch.messages
-                        local.transport.send_batch(batch)
+                        self._send(local, batch)
                         continue
                 self._offer(local, events, batch)
 
@@ -226,11 +222,7 @@ class Hub:
             if known is None or known[0] != first.epoch or known[1] < first.offset:
                 last = events[-1]
                 local.positions[first.channel] = (last.epoch, last.offset)
-                self.deliveries += batch.messages
-                self.frames_sent += 1
-                if local.longpoll:
-                    self.longpoll_deliveries += batch.messages
-                local.transport.send_batch(batch)
+                self._send(local, batch)
                 return
         chosen = []
         for event in events:
@@ -243,12 +235,15 @@ class Hub:
                 chosen.append(event)
         if chosen:
             whole = batch is not None and len(chosen) == len(events)
-            sent = batch if whole and batch else EventBatch(chosen)
-            self.deliveries += sent.messages
-            self.frames_sent += 1
-            if local.longpoll:
-                self.longpoll_deliveries += sent.messages
-            local.transport.send_batch(sent)
+            self._send(local, batch if whole and batch else EventBatch(chosen))
+
+    def _send(self, local: LocalConnection, batch: EventBatch) -> None:
+        """Hand the batch to the transport, counted: one frame, its messages delivered."""
+        self.deliveries += batch.messages
+        self.frames_sent += 1
+        if local.longpoll:
+            self.longpoll_deliveries += batch.messages
+        local.transport.send_batch(batch)
 
     def _subscribed(self, envelope: Subscribed) -> None:
         local = self.connections.get(envelope.conn_id)
