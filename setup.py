@@ -33,6 +33,7 @@ setup(
         "pyramid>=2.0,<3",
         "gevent>=23.9",
         "gevent-websocket>=0.10.1,<0.11",
+        "httptools>=0.6,<1",
         "itsdangerous>=2.0,<3",
         "marshmallow>=3.20,<5",
         "waitress>=2.1",

@@ -40,12 +40,11 @@ SECRET = "benchsecret"
 LAYERS = [
     ("gevent-websocket handshake", ("geventwebsocket",)),
     (
-        "HTTP parsing and answering (pywsgi + our handler)",
+        "HTTP parsing and answering (our server: httptools + http_*.py)",
         (
             "gevent/pywsgi.py",
-            "channelstream/http_handler.py",
-            "channelstream/http_request.py",
-            "channelstream/http_server.py",
+            "httptools",
+            "channelstream/http_",
         ),
     ),
     ("wsproto (WebSocket session framing)", ("wsproto", "h11")),
@@ -284,7 +283,7 @@ def start_server(port: int):  # type: ignore[no-untyped-def]
         keepalive_timeout=settings.keepalive_timeout,
         body_timeout=settings.body_timeout,
     )
-    server = ChannelstreamServer(listener, app, http_limits=limits, log=None, error_log=runner.log)
+    server = ChannelstreamServer(listener, app, http_limits=limits)
     server.start()
     return server
 
@@ -446,8 +445,9 @@ def commit() -> str:
 
 def floor(n: int) -> list[str]:
     """What the design card itself costs per request: the same POST /message client against
-    a bare pywsgi application, and against a bare Pyramid application (one route, one view
-    answering a JSON body) served by pywsgi, in this process, on core 0."""
+    a bare WSGI application, and against a bare Pyramid application (one route, one view
+    answering a JSON body), served by gevent's pywsgi and by our server, in this process,
+    on core 0."""
     from gevent import pywsgi
     from pyramid.config import Configurator
     from pyramid.response import Response
@@ -466,13 +466,13 @@ def floor(n: int) -> list[str]:
     config.add_view(view, route_name="message")
     pyramid_app = config.make_wsgi_app()
     rows = [
-        "### The floor: pywsgi and Pyramid alone",
+        "### The floor: the HTTP server and Pyramid alone",
         "",
-        "The same one-at-a-time `POST /message` client against a bare pywsgi application "
+        "The same one-at-a-time `POST /message` client against a bare WSGI application "
         "(reads the body, answers `[]`) and a bare Pyramid application (one route, one "
-        "view answering `[]`), served by gevent's pywsgi in this process, with its stock "
-        "handler and with ours (`channelstream/http_handler.py`: headers parsed without the "
-        "email package, answers in one write, TCP_NODELAY):",
+        "view answering `[]`), in this process, served by gevent's stock pywsgi and by our "
+        "server (`channelstream/http_connection.py`: httptools' parser under a gevent "
+        "StreamServer, answers in one write, TCP_NODELAY):",
         "",
         "| server | server CPU per request |",
         "| --- | --: |",
@@ -483,15 +483,15 @@ def floor(n: int) -> list[str]:
     from channelstream.http_server import ChannelstreamServer
 
     def ours(port: int, app: Any) -> Any:
-        return ChannelstreamServer(("127.0.0.1", port), app, http_limits=HttpLimits(), log=None)
+        return ChannelstreamServer(("127.0.0.1", port), app, http_limits=HttpLimits())
 
     def stock(port: int, app: Any) -> Any:
         return pywsgi.WSGIServer(("127.0.0.1", port), app, log=None)
 
     for name, make, app in (
         ("gevent's stock pywsgi + a bare WSGI callable", stock, bare),
-        ("our pywsgi handler + a bare WSGI callable", ours, bare),
-        ("our pywsgi handler + Pyramid (one route, one view)", ours, pyramid_app),
+        ("our server + a bare WSGI callable", ours, bare),
+        ("our server + Pyramid (one route, one view)", ours, pyramid_app),
     ):
         port = free_port()
         server = make(port, app)
@@ -623,7 +623,7 @@ def main() -> None:
     ap.add_argument(
         "--modes",
         default="connect,message,channels,floor",
-        help="which calls to profile (floor: pywsgi and Pyramid alone)",
+        help="which calls to profile (floor: the HTTP server and Pyramid alone)",
     )
     ap.add_argument(
         "--write",

@@ -1,5 +1,6 @@
-"""The listening side: pywsgi's server with the handler's limits, and an answer when the
-process runs out of file descriptors.
+"""The listening side: gevent's StreamServer accepting connections for ``HttpConnection``
+(our HTTP/1.1 server, httptools' parser under the WSGI application), and an answer when
+the process runs out of file descriptors.
 
 Without descriptors, ``accept`` fails and the connection waits in the kernel's backlog: the
 client has connected but hears nothing (or, before this, got a ``101`` and then a dead
@@ -18,14 +19,16 @@ import io
 import logging
 import os
 import socket
+import sys
 import time
+import weakref
 from typing import Any
 
 import gevent
-from gevent import pywsgi
+from gevent.server import StreamServer
 
 from channelstream import jsonenc
-from channelstream.http_handler import ChannelstreamHandler
+from channelstream.http_connection import HttpConnection
 from channelstream.http_request import HttpLimits
 from channelstream.logs.access import AccessLog
 
@@ -51,18 +54,52 @@ def _busy_answer() -> bytes:
 BUSY_ANSWER = _busy_answer()
 
 
-class ChannelstreamServer(pywsgi.WSGIServer):
-    handler_class = ChannelstreamHandler
+class ChannelstreamServer(StreamServer):
+    """Serves ``application`` (WSGI) on ``listener``, one greenlet per connection."""
 
     def __init__(self, listener: Any, application: Any, *, http_limits: HttpLimits, **kw: Any):
-        super().__init__(listener, application, **kw)
+        super().__init__(listener, **kw)
+        self.application = application
         self.http_limits = http_limits
+        # What every request's environ starts from (PEP 3333's fixed keys).
+        self.environ_base: dict[str, Any] = {}
+        # Sockets a WebSocket session took over while their greenlet was serving them.
+        self.handed_over: weakref.WeakSet[Any] = weakref.WeakSet()
         self._reserve: io.FileIO | None = _take_reserve()
         self._answering = False  # the reserve's descriptor is a refused client's now
         self._warned_at = 0.0
         self.refused = 0
         # Set by the runner unless channelstream.access_log is off (logs.access).
         self.access_log: AccessLog | None = None
+
+    def init_socket(self) -> None:
+        super().init_socket()
+        host, port = self.address[:2] if isinstance(self.address, tuple) else ("", 0)
+        self.environ_base = {
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_SOFTWARE": "channelstream",
+            "SERVER_NAME": host or "localhost",
+            "SERVER_PORT": str(port),
+            "SCRIPT_NAME": "",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            # Our wsgi.input ends where the body ends, chunked or not (request_body).
+            "wsgi.input_terminated": True,
+        }
+
+    def handle(self, sock: Any, address: Any) -> None:
+        HttpConnection(sock, address, self).serve()
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        """After ``handle``: close the socket, unless a WebSocket session owns it now."""
+        if sock in self.handed_over:
+            self.handed_over.discard(sock)
+            return
+        sock.close()
 
     def do_read(self) -> Any:
         try:

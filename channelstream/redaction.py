@@ -1,8 +1,8 @@
 """Secrets out of log lines: 0.7 accepted the API signature in ``?secret=``.
 
-A request line, URL or query reaches the logs in several places (the access log, pywsgi's
-messages about malformed requests, our error logs), and an attacker or a careless backend
-controls its spelling. So the name is matched whatever its case and whether its letters or
+A request line, URL or query reaches the logs in several places (the access log, the HTTP
+server's messages about malformed requests, our error logs), and an attacker or a careless
+backend controls its spelling. So the name is matched whatever its case and whether its letters or
 its ``=`` are percent-encoded (once or twice: ``secret%3D``, ``%73ecret=``, ``SECRET%253D``),
 with anything between the name and the ``=`` (``client_secret=``). The value is masked up to
 the next separator, so an encoded ``&`` inside it (``%26``) cannot leave a tail behind, and

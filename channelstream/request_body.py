@@ -40,8 +40,9 @@ def raw_body(request: Request, limit: int) -> bytes:
     cached: bytes | None = environ.get(_KEY)
     if cached is not None:
         return cached
-    check_declared_length(request, limit)
-    length = request.content_length
+    length = request.content_length  # parsed once here (WebOb parses it at every read)
+    if length is not None and length > limit:
+        raise too_large(limit)
     if length is None and not environ.get("wsgi.input_terminated"):
         return b""  # no length, and a server that cannot say where a body ends: none
     source = environ["wsgi.input"]
@@ -55,7 +56,8 @@ def raw_body(request: Request, limit: int) -> bytes:
     except TimeoutError:
         raise RequestError.with_status(408, {"body": ["Not received in time."]}) from None
     except (OSError, ValueError):
-        # pywsgi reports a body that ended early, or broken chunking, as an IOError.
+        # Our server (http_input) reports a body that ended early as an OSError, broken
+        # chunking as a ValueError; other servers raise one or the other too.
         raise _cut_short(length) from None
     if length is not None and len(raw) < length:
         raise _cut_short(length)

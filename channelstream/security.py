@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 
 # 0.7's signature header; the request-bound one is request_signing.HEADER.
 SIGNATURE_HEADER = "x-channelstream-secret"
+
+
+def _environ_key(name: str) -> str:
+    """Where the environ holds a header: read there directly, as ``request.headers`` would
+    (that view is a new object per request, translating the name on every lookup)."""
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
+_SIGNATURE_KEY = _environ_key(SIGNATURE_HEADER)
+_BOUND_KEY = _environ_key(request_signing.HEADER)
 ADMIN_COOKIE = "channelstream_admin"
 ADMIN_COOKIE_MAX_AGE = 12 * 3600
 
@@ -60,7 +70,7 @@ def check_signature(settings: Settings, signed: str) -> None:
 
 def signed_value(request: Request, settings: Settings) -> str:
     """0.7's signature: its header, or ``?secret=`` where that is accepted."""
-    value = request.headers.get(SIGNATURE_HEADER)
+    value = request.environ.get(_SIGNATURE_KEY)
     if value is None and settings.accept_query_secret:
         value = request.GET.get("secret")
     if not value:
@@ -83,7 +93,7 @@ def signed_request(
 def client_address(request: Request, settings: Settings) -> str:
     """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
     remote = request.remote_addr or ""
-    forwarded = request.headers.get("X-Forwarded-For")
+    forwarded = request.environ.get("HTTP_X_FORWARDED_FOR")
     if forwarded and remote in settings.trusted_proxies:
         # The nearest hop not ourselves: walk back over trusted proxies.
         for hop in reversed([part.strip() for part in forwarded.split(",")]):
@@ -121,12 +131,12 @@ def require_api_caller(request: Request, settings: Settings, checker: SignatureC
 
 def require_signature(request: Request, settings: Settings, checker: SignatureChecker) -> None:
     """A valid signature, whoever sends it."""
-    bound = request.headers.get(request_signing.HEADER)
+    bound = request.environ.get(_BOUND_KEY)
     if bound is not None:
         request_signing.check_request_signature(settings, signed_request(request, settings, bound))
     elif settings.legacy_signatures:
         checker(settings, signed_value(request, settings))
-    elif request.headers.get(SIGNATURE_HEADER):
+    elif request.environ.get(_SIGNATURE_KEY):
         raise BadSignature(
             f"0.7 signatures are turned off here (legacy_signatures): sign with "
             f"{request_signing.HEADER}"
@@ -141,7 +151,7 @@ def require_metrics_reader(request: Request, settings: Settings, checker: Signat
     address = client_address(request, settings)
     if address_allowed(address, settings.allow_posting_from):
         return
-    if not (request.headers.get(SIGNATURE_HEADER) or request.headers.get(request_signing.HEADER)):
+    if not (request.environ.get(_SIGNATURE_KEY) or request.environ.get(_BOUND_KEY)):
         raise Forbidden({"request": f"Address {address} may not read the metrics unsigned"})
     require_signature(request, settings, checker)
 
@@ -172,7 +182,7 @@ def is_admin(request: Request, settings: Settings, checker: SignatureChecker) ->
                 return True
         except (BadData, UnicodeError, ValueError):
             pass
-    if request.headers.get(SIGNATURE_HEADER) or request.headers.get(request_signing.HEADER):
+    if request.environ.get(_SIGNATURE_KEY) or request.environ.get(_BOUND_KEY):
         try:
             require_api_caller(request, settings, checker)
             return True

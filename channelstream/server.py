@@ -1,4 +1,5 @@
-"""The paste server runner: gevent's pywsgi with a WebSocket-upgrading handler.
+"""The paste server runner: our HTTP/1.1 server (httptools under gevent, ``http_server``)
+serving the Pyramid application, WebSocket upgrades decided by its /ws view.
 
 ``pserve`` imports this module before it loads the application, so patching here comes
 before Pyramid creates its thread-locals; ``channelstream/__init__`` imports nothing heavy so
@@ -160,7 +161,7 @@ def serve(app: Any, global_conf: dict[str, Any] | None = None, **local_conf: Any
         keepalive_timeout=settings.keepalive_timeout,
         body_timeout=settings.body_timeout,
     )
-    server = ChannelstreamServer(listener, app, http_limits=limits, log=None, error_log=log)
+    server = ChannelstreamServer(listener, app, http_limits=limits)
     if settings.access_log != "off":
         from channelstream.logs.access import AccessLog
 

@@ -60,7 +60,7 @@ def test_a_body_shorter_than_announced_is_400() -> None:
     with pytest.raises(BadRequest) as short:
         raw_body(request(Input(b"abc"), 10), 100)
     assert short.value.body == {"body": ["Shorter than its Content-Length (10 bytes)."]}
-    # pywsgi raises when the stream ends early.
+    # A server raises when the stream ends early (ours: http_input).
     with pytest.raises(BadRequest):
         raw_body(request(Input(b"", fail=OSError("unexpected end of file")), 10), 100)
 

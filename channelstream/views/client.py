@@ -72,14 +72,17 @@ class ClientViews:
     )
     def websocket(self) -> Response:
         request = self.request
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        # The headers from the environ directly: request.headers is a view made per
+        # request that translates each name on each lookup.
+        environ = request.environ
+        if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
             raise BadRequest({"request": ["Expected a WebSocket upgrade."]})
-        version = request.headers.get("Sec-WebSocket-Version")
+        version = environ.get("HTTP_SEC_WEBSOCKET_VERSION")
         if not version:
             raise RequestError.with_status(426, {"Sec-WebSocket-Version": ["Required: 13."]})
         if version != "13":
             raise BadRequest({"Sec-WebSocket-Version": ["Only version 13 is supported."]})
-        key = request.headers.get("Sec-WebSocket-Key", "").strip()
+        key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
         try:
             valid_key = len(base64.b64decode(key, validate=True)) == 16
         except (binascii.Error, ValueError):

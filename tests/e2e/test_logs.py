@@ -140,7 +140,7 @@ def test_other_spellings_of_the_secret_are_redacted(logged: ServerProcess, targe
 @pytest.mark.parametrize(
     "request_line",
     [
-        # Malformed request lines: pywsgi refuses them and logs them, quoted.
+        # Malformed request lines: the server refuses them and logs them, quoted.
         b"GET /info?secret={value}&m={marker} junk HTTP/1.1",
         b"GET /info?m={marker}&secret={value} more junk HTTP/1.1",
         b"GET /info/{marker} secret={value} junk HTTP/1.1",
