@@ -304,30 +304,45 @@ def publish_messages(state: State, messages: list[dict[str, Any]]) -> list[dict[
     A message whose uuid its channel (or recipient) saw within idempotency_window, earlier
     in the same list too, is the earlier one: the engine neither delivers nor keeps it
     again, and its answer is the earlier one's (uuid, timestamp, message, offset...)."""
-    messages = [m for m in messages if m.get("channel") or m.get("pm_users")]
+    kept: list[dict[str, Any]] = []
     items: list[tuple[Event, bool]] = []
     owners: list[dict[str, Any]] = []
-    for message in in_turns(messages):
+    # Once per call, not per message: this loop is most of a publish's own work.
+    add_item = items.append
+    add_owner = owners.append
+    for message in messages if len(messages) < EVERY else in_turns(messages):
+        channel = message.get("channel")
+        if not channel and not message.get("pm_users"):
+            continue
+        kept.append(message)
         message["type"] = "message"
         message["catchup"] = False
         message["edited"] = None
         # A copy minus three keys: about 0.2 us, where a filtering comprehension took 1.5.
         payload = message.copy()
-        for key in DELIVERY_KEYS:
-            del payload[key]
+        del payload["pm_users"], payload["exclude_users"], payload["no_history"]
         history = not message["no_history"]
+        if channel and not message["pm_users"] and not message["exclude_users"]:
+            # The common message: to a channel, no delivery rules (what _events makes).
+            add_item((Event(payload, channel=channel), history))
+            add_owner(message)
+            continue
         for event in _events(state, payload, message):
-            items.append((event, history))
-            owners.append(message)
-    stamped_events: list[Event | None] = []
-    for part in slices(items, PUBLISH_SLICE):
-        stamped_events.extend(state.engine.publish_many(part, now=state.clock()))
-    for owner, (event, _), stamped in zip(owners, items, stamped_events, strict=True):
-        if stamped is event:
-            owner.update(offset=stamped.offset, epoch=stamped.epoch)
+            add_item((event, history))
+            add_owner(message)
+    if len(items) <= PUBLISH_SLICE:
+        stamped_events = state.engine.publish_many(items, now=state.clock()) if items else []
+    else:
+        stamped_events = []
+        for part in slices(items, PUBLISH_SLICE):
+            stamped_events.extend(state.engine.publish_many(part, now=state.clock()))
+    for owner, item, stamped in zip(owners, items, stamped_events, strict=True):
+        if stamped is item[0]:
+            owner["offset"] = stamped.offset
+            owner["epoch"] = stamped.epoch
         elif stamped is not None:
             owner.update(stamped.payload)  # published before: the original's answer
-    return messages
+    return kept
 
 
 def edit_messages(state: State, edits: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,8 +9,10 @@ import gevent
 import pytest
 
 from channelstream import operations
-from channelstream.tasks import Tasks
-from tests.support.memory import Clock, connect, listen, make_state
+from channelstream.delivery.attach import attach
+from channelstream.state import State
+from channelstream.tasks import HEARTBEAT_STEPS, Tasks
+from tests.support.memory import Clock, RecordingTransport, connect, listen, make_state
 
 
 def test_collecting_removes_disconnected_and_idle_connections_with_their_parted() -> None:
@@ -49,6 +51,53 @@ def test_the_heartbeat_touches_the_living_and_skips_the_dead() -> None:
     engine = state.engine
     assert engine.get_connection(alive_id).last_active == state.clock()  # type: ignore[union-attr]
     assert engine.get_connection(dead_id).last_active < state.clock()  # type: ignore[union-attr]
+
+
+class CountingTransport(RecordingTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.beats = 0
+
+    def heartbeat(self, now: float, ping_timeout: float) -> bool:
+        self.beats += 1
+        return super().heartbeat(now, ping_timeout)
+
+
+def beating(state: State, conn_id: str) -> CountingTransport:
+    transport = CountingTransport()
+    assert attach(state, conn_id, transport, {}) is not None
+    return transport
+
+
+def test_a_heartbeat_pass_is_spread_over_its_steps_and_reaches_every_socket_once() -> None:
+    state = make_state()
+    transports = {}
+    for n in range(45):
+        conn_id = connect(state, f"user{n}", [])
+        transports[conn_id] = beating(state, conn_id)
+    tasks = Tasks(state)
+    assert isinstance(state.clock, Clock)
+    state.clock.advance(60)
+    late_id = ""
+    for step in range(HEARTBEAT_STEPS):
+        before = sum(t.beats for t in transports.values())
+        tasks.heartbeat_step()
+        # No step takes more than its share: 45 sockets over the steps, 2 or 3 each (the
+        # last one also takes the socket attached during the pass).
+        last = step == HEARTBEAT_STEPS - 1
+        assert sum(t.beats for t in transports.values()) - before <= (4 if last else 3)
+        if step == 3:
+            # Attached during the pass: still heartbeaten (and touched) within it.
+            late_id = connect(state, "late", [])
+            transports[late_id] = beating(state, late_id)
+    assert {conn_id: t.beats for conn_id, t in transports.items()} == dict.fromkeys(transports, 1)
+    now = state.clock()
+    assert all(state.engine.get_connection(c).last_active == now for c in transports)  # type: ignore[union-attr]
+    # The next pass starts over: each socket again once.
+    for _ in range(HEARTBEAT_STEPS):
+        tasks.heartbeat_step()
+    assert {t.beats for t in transports.values()} == {2}
+    assert late_id in state.hub.connections
 
 
 def test_users_and_channels_are_forgotten_when_idle() -> None:

@@ -200,15 +200,28 @@ class Hub:
                 gone.transport.close(1000, "disconnected")
 
     def flush(self) -> None:
-        """Send every gathered channel batch to the channel's local members."""
+        """Send every gathered channel batch to the channel's local members.
+
+        The common case is ``_offer``'s first one, done here without its call: a member
+        that holds nothing back and was sent none of the batch before gets all of it (on
+        1000 channels of one socket each, this loop runs once per message)."""
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
+        by_channel = self._by_channel
         for channel, events in pending.items():
-            members = self._by_channel.get(channel)
+            members = by_channel.get(channel)
             if not members:
                 continue
             batch = EventBatch(events)
+            first, last = events[0], events[-1]
+            sent = (last.epoch, last.offset)
             for local in list(members.values()):
+                if batch.plain and local.held is None:
+                    known = local.positions.get(channel)
+                    if known is None or known[0] != first.epoch or known[1] < first.offset:
+                        local.positions[channel] = sent
+                        self._send(local, batch)
+                        continue
                 self._offer(local, events, batch)
 
     def _offer(self, local: LocalConnection, events: list[Event], batch: EventBatch | None) -> None:
@@ -223,11 +236,7 @@ class Hub:
             if known is None or known[0] != first.epoch or known[1] < first.offset:
                 last = events[-1]
                 local.positions[first.channel] = (last.epoch, last.offset)
-                self.deliveries += batch.messages
-                self.frames_sent += 1
-                if local.longpoll:
-                    self.longpoll_deliveries += batch.messages
-                local.transport.send_batch(batch)
+                self._send(local, batch)
                 return
         chosen = []
         for event in events:
@@ -240,12 +249,15 @@ class Hub:
                 chosen.append(event)
         if chosen:
             whole = batch is not None and len(chosen) == len(events)
-            sent = batch if whole and batch else EventBatch(chosen)
-            self.deliveries += sent.messages
-            self.frames_sent += 1
-            if local.longpoll:
-                self.longpoll_deliveries += sent.messages
-            local.transport.send_batch(sent)
+            self._send(local, batch if whole and batch else EventBatch(chosen))
+
+    def _send(self, local: LocalConnection, batch: EventBatch) -> None:
+        """Hand the batch to the transport, counted: one frame, its messages delivered."""
+        self.deliveries += batch.messages
+        self.frames_sent += 1
+        if local.longpoll:
+            self.longpoll_deliveries += batch.messages
+        local.transport.send_batch(batch)
 
     def _subscribed(self, envelope: Subscribed) -> None:
         local = self.connections.get(envelope.conn_id)

@@ -34,6 +34,13 @@ class RecentMessages:
 
     def get(self, key: SeenKey, now: float) -> bytes | None:
         """What a publish of this key answered within the window, or None."""
+        self.forget(now)
+        return self.answered(key, now)
+
+    def forget(self, now: float) -> None:
+        """Drop the entries whose window ended by `now`. A list of publishes at one `now`
+        calls this once, then ``answered`` for each: what it remembers meanwhile ends
+        after `now`, so nothing more would be dropped between two of them."""
         expiries = self.expiries
         answers = self.answers
         while expiries and expiries[0][0] <= now:
@@ -41,7 +48,10 @@ class RecentMessages:
             # A key published again once its window ended has a newer entry: keep that.
             if answers.get(ended[1]) is ended:
                 del answers[ended[1]]
-        found = answers.get(key)
+
+    def answered(self, key: SeenKey, now: float) -> bytes | None:
+        """``get`` without dropping ended entries first (``forget`` did, at this `now`)."""
+        found = self.answers.get(key)
         # Checked again: a clock that went back may leave an ended entry behind a later one.
         return found[2] if found is not None and found[0] > now else None
 

@@ -122,7 +122,8 @@ class EventBatch:
         if len(events) == 1:
             first = events[0]
             self.plain = not first.pm_users and not first.exclude_users
-            self.messages = 1 if first.is_message else 0
+            # is_message, read without a property call: once per channel per flush.
+            self.messages = 1 if first.payload.get("type") == "message" else 0
         else:
             self.plain = all(not e.pm_users and not e.exclude_users for e in events)
             self.messages = sum(1 for e in events if e.is_message)

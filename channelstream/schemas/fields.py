@@ -110,6 +110,33 @@ def new_uuid() -> str:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
+# new_uuids draws at most this many ids' bits at once; the masks for 1..32 ids are kept.
+UUID_CHUNK = 32
+_UUID4_MASKS = [
+    (
+        sum(_UUID4_KEEP << (128 * i) for i in range(count)),
+        sum(_UUID4_SET << (128 * i) for i in range(count)),
+    )
+    for count in range(UUID_CHUNK + 1)
+]
+
+
+def new_uuids(count: int) -> list[str]:
+    """`count` ids as ``new_uuid`` makes them, the random bits drawn and formatted for
+    several at once (about 0.2 us less per id: a publish of 20 makes 20)."""
+    ids: list[str] = []
+    while len(ids) < count:
+        size = min(count - len(ids), UUID_CHUNK)
+        keep, put = _UUID4_MASKS[size]
+        hexa = ((random.getrandbits(128 * size) & keep) | put).to_bytes(16 * size, "big").hex()
+        ids += [
+            f"{hexa[i : i + 8]}-{hexa[i + 8 : i + 12]}-{hexa[i + 12 : i + 16]}-"
+            f"{hexa[i + 16 : i + 20]}-{hexa[i + 20 : i + 32]}"
+            for i in range(0, 32 * size, 32)
+        ]
+    return ids
+
+
 def username(**kwargs: Any) -> fields.String:
     return fields.String(validate=validate.Length(min=1, max=512), **kwargs)
 
@@ -141,6 +168,7 @@ __all__ = [
     "channel_list",
     "channel_name",
     "new_uuid",
+    "new_uuids",
     "state_dict",
     "user_list",
     "username",

@@ -3,7 +3,13 @@ from __future__ import annotations
 import struct
 
 from channelstream.model.event import Event, EventBatch
-from channelstream.realtime.frames import HEARTBEAT_FRAME, batch_frame, json_array, text_frame
+from channelstream.realtime.frames import (
+    HEARTBEAT_FRAME,
+    array_frame,
+    batch_frame,
+    json_array,
+    text_frame,
+)
 
 
 def test_small_medium_and_large_frame_headers() -> None:
@@ -24,6 +30,15 @@ def test_batch_frame_is_built_once_and_shared() -> None:
     first = batch_frame(batch)
     assert first is batch_frame(batch)
     assert first.endswith(b"[" + events[0].body + b"," + events[1].body + b"]")
+
+
+def test_a_frame_of_one_body_is_the_frame_of_its_array() -> None:
+    # Around each header size: 7-bit, 16-bit and 64-bit lengths (the array adds 2 bytes).
+    for size in (0, 1, 123, 124, 125, 126, 200, 65531, 65532, 65533, 65534, 70000):
+        body = b"x" * size
+        assert array_frame(body) == text_frame(json_array([body])), size
+    event = Event({"type": "message", "offset": 1}, channel="c")
+    assert batch_frame(EventBatch([event])) == text_frame(b"[" + event.body + b"]")
 
 
 def test_json_array_joins_bodies() -> None:

@@ -10,7 +10,14 @@ import pytest
 from marshmallow import ValidationError
 
 from channelstream.schemas import fastpath
-from channelstream.schemas.fields import MAX_NESTING, Boolean, new_uuid, within_nesting
+from channelstream.schemas.fields import (
+    MAX_NESTING,
+    UUID_CHUNK,
+    Boolean,
+    new_uuid,
+    new_uuids,
+    within_nesting,
+)
 from channelstream.schemas.messages import MessageSchema
 
 
@@ -24,7 +31,10 @@ def test_new_ids_are_canonical_version_4_uuids() -> None:
 
 
 def test_new_ids_do_not_repeat_and_use_every_random_digit() -> None:
-    ids = [new_uuid() for _ in range(5000)]
+    assert_random_and_distinct([new_uuid() for _ in range(5000)])
+
+
+def assert_random_and_distinct(ids: list[str]) -> None:
     assert len(set(ids)) == len(ids)
     # Every random hex position takes several values: no digit is stuck by the bit masks.
     for position in range(36):
@@ -37,6 +47,18 @@ def test_new_ids_do_not_repeat_and_use_every_random_digit() -> None:
             assert seen == set("89ab")
         else:
             assert len(seen) == 16, position
+
+
+def test_ids_drawn_together_are_the_same_kind_and_as_many_as_asked() -> None:
+    for count in (0, 1, 2, UUID_CHUNK - 1, UUID_CHUNK, UUID_CHUNK + 1, 3 * UUID_CHUNK + 5):
+        ids = new_uuids(count)
+        assert len(ids) == count
+        for text in ids:
+            parsed = uuid.UUID(text)
+            assert str(parsed) == text
+            assert parsed.version == 4
+            assert parsed.variant == uuid.RFC_4122
+    assert_random_and_distinct([text for _ in range(100) for text in new_uuids(50)])
 
 
 def test_nesting_is_counted_in_objects_and_arrays() -> None:

@@ -37,3 +37,23 @@ def test_users_named_by_a_message() -> None:
         check_messages([{"pm_users": ["a"]}, {"exclude_users": ["a", "b", "c"]}], SETTINGS)
     assert list(refused.value.body) == ["1"]
     assert list(refused.value.body["1"]) == ["exclude_users"]
+
+
+def test_users_are_counted_in_lists_and_objects_wherever_they_are() -> None:
+    check_messages([{"pm_users": [], "exclude_users": None}, {"pm_users": "abc"}], SETTINGS)
+    with pytest.raises(ValidationFailed) as refused:
+        check_messages(
+            [
+                {"pm_users": ["a", "b", "c"], "exclude_users": []},
+                {},
+                {"pm_users": dict.fromkeys("abc", 1), "exclude_users": list("abc")},
+            ],
+            SETTINGS,
+        )
+    assert refused.value.body == {
+        "0": {"pm_users": ["At most 2 users in one message (max_users_per_message)."]},
+        "2": {
+            "pm_users": ["At most 2 users in one message (max_users_per_message)."],
+            "exclude_users": ["At most 2 users in one message (max_users_per_message)."],
+        },
+    }
