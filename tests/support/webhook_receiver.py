@@ -104,7 +104,7 @@ def _handler(receiver: Receiver) -> type[http.server.BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.path != "/hook":
+            if self.path.partition("?")[0] != "/hook":
                 # Not a webhook: a stray client of another run that had this port before
                 # (seen when several suites share a machine). Not kept, not counted.
                 self.send_response(404)
