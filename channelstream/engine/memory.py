@@ -340,8 +340,7 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
                 if config.store_frames:
                     channel.log.keep(event)
                 if history and config.store_history and config.history_size:
-                    channel.history.append(payload)
-                    del channel.history[: max(0, len(channel.history) - config.history_size)]
+                    channel.add_history(payload)
             else:
                 assert event.direct_to is not None
                 log = self._user_log(event.direct_to)
@@ -365,10 +364,8 @@ class MemoryEngine(MemoryUsers, MemoryOutbox):
         found = channel.edit_history(uuid, edits) if channel else False
         log = self._log(stream)
         if log is not None:
-            found = (
-                log.replace(uuid, lambda event: event.with_payload({**event.payload, **edits}))
-                or found
-            )
+            edited = log.replace(uuid, lambda event: event.with_payload({**event.payload, **edits}))
+            found = edited or found
         return found
 
     def delete_message(self, stream: Stream, uuid: str) -> bool:

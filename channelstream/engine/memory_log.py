@@ -94,6 +94,12 @@ class ChannelRecord:
     # username -> conn_ids: presence is per user, connections are counted per user.
     members: dict[str, Few] = dataclasses.field(default_factory=dict)
 
+    def add_history(self, payload: dict[str, Any]) -> None:
+        """Keep a published message's payload, at most ``history_size`` of them."""
+        history, size = self.history, self.config.history_size
+        history.append(payload)
+        del history[: max(0, len(history) - size)]
+
     def edit_history(self, uuid_: str, edits: dict[str, Any]) -> bool:
         found = False
         for item in self.history:
