@@ -3,8 +3,8 @@
 
 No greenlet waits on an idle socket: a libev watcher calls us when the client sends
 something, and everything we do with it never blocks. That keeps an idle connection down to
-a few small objects (a parked greenlet holds a copy of its C stack, and pywsgi's handler an
-8 KiB read buffer); wsproto's parser is made only once the client sends its first bytes.
+a few small objects (a parked greenlet holds a copy of its C stack, and an HTTP handler its
+read buffer); wsproto's parser is made only once the client sends its first bytes.
 Work that may block (saving positions to the engine) runs in a greenlet spawned when the
 session ends.
 """

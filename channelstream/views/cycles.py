@@ -3,10 +3,10 @@
 the instance keeps the request; WebOb keeps the parsed query in the environ as a dict that
 keeps the environ (``webob._parsed_query_vars``, the same for a form body). Each call's
 request, environ and body reader then waited for the cycle collector, and for an upgraded
-WebSocket so did pywsgi's 8 KiB read buffer: measured, 1-2 KiB of resident memory per idle
-socket after a burst of connects (the collector runs every 50,000 allocations,
-server.GC_THRESHOLDS), and the collector's work on the connect path. Unlinked after the
-view, refcounting frees them at once.
+WebSocket so did the HTTP layer's read buffer (pywsgi's 8 KiB when this was found):
+measured, 1-2 KiB of resident memory per idle socket after a burst of connects (the
+collector runs every 50,000 allocations, server.GC_THRESHOLDS), and the collector's work on
+the connect path. Unlinked after the view, refcounting frees them at once.
 """
 
 from __future__ import annotations
