@@ -235,6 +235,45 @@ def test_server_restart_on_redis_resumes_exactly_once(
     alice.screenshot("restart-redis-alice-resumed")
 
 
+@pytest.mark.timeout(120)
+def test_page_that_saw_nothing_yet_resumes_from_where_it_joined(
+    open_chat: OpenChat, redis_stack: RedisStack
+) -> None:
+    """A page that has received nothing on its channel has no offset of its own; it resumes
+    from where the channel stood when it joined (the connect answer's channels_info), so
+    what was published while it was away comes back after the server forgot its
+    connection."""
+    server, proxy = redis_stack.channelstream, redis_stack.proxy
+    alice = open_chat("alice", base_url=redis_stack.demo.url)
+    joined = alice.page.evaluate("() => window.chatDemo.connection.resumeState")
+    assert joined is not None and alice.channel in joined["channels"], joined
+    old_conn_id = alice.page.evaluate(CONN_ID)
+
+    proxy.block()
+    try:
+        expect(alice.status).to_have_attribute("data-status", "reconnecting", timeout=10_000)
+        missed = [f"posted while alice was away {n}" for n in range(1, 4)]
+        for text in missed:
+            answer = server.api(
+                "POST",
+                "/message",
+                [{"channel": alice.channel, "user": "bob", "message": {"text": text}}],
+            )
+            answer.raise_for_status()
+        wait_until_channel_empty(server, alice.channel)  # her connection is forgotten
+        assert alice.texts() == []
+    finally:
+        proxy.unblock()
+
+    alice.expect_open(timeout=30_000)
+    assert alice.page.evaluate(CONN_ID) != old_conn_id
+    for text in missed:
+        alice.expect_text(text)
+    assert_each_once(alice, missed)
+    assert alice.trace("gaps") == []
+    expect(alice.page.locator("#gap-notice")).to_be_hidden()
+
+
 @pytest.mark.timeout(90)
 def test_blocked_websocket_falls_back_to_long_poll(open_chat: OpenChat) -> None:
     alice = open_chat("alice", init_script=BLOCK_WEBSOCKET, wait_open=False)

@@ -333,6 +333,12 @@ export class ChannelStreamConnection {
 
         // Remembered position per stream: channel name (or DIRECT) -> {epoch, offset}.
         this._streams = new Map();
+        // Where a channel stood when this page joined it (the connect and subscribe answers'
+        // channels_info), kept until the page receives something there: `resume` starts
+        // from it, so a page that has seen nothing on a channel still gets what was
+        // published while it was away, even after the server forgot its connection. Only
+        // for resuming: it never drops a message as already delivered.
+        this._joined = new Map();
         // Bumped whenever a transport is opened or abandoned; events of older ones are ignored.
         this._generation = 0;
         // Failed attempts since the transport last worked; drives the backoff.
@@ -689,6 +695,12 @@ export class ChannelStreamConnection {
                 any = true;
             }
         }
+        for (const [name, position] of this._joined) {
+            if (!this._streams.has(name) && this.channels.indexOf(name) !== -1) {
+                channels[name] = [position.epoch, position.offset];
+                any = true;
+            }
+        }
         const state = {};
         if (any) {
             state.channels = channels;
@@ -704,6 +716,7 @@ export class ChannelStreamConnection {
     /** Forgets the remembered offsets (the next transport resumes from the server's own record). */
     resetOffsets() {
         this._streams.clear();
+        this._joined.clear();
     }
 
     // -- Callbacks a page overrides (0.7 names, plus status and gap) ----------
@@ -821,6 +834,7 @@ export class ChannelStreamConnection {
         }
         this.connectionId = data.conn_id;
         this.channels = data.channels || [];
+        this._rememberJoined(data);
         this.channelsChangedCallback(this.channels);
         this.connectCallback(request, data);
         this.startListening(request, data);
@@ -864,6 +878,7 @@ export class ChannelStreamConnection {
 
     _handleSubscribe(request, data) {
         this.channels = data.channels;
+        this._rememberJoined(data);
         this.channelsChangedCallback(this.channels);
         this.subscribeCallback(request, data);
     }
@@ -876,6 +891,7 @@ export class ChannelStreamConnection {
         this.channels = data.channels;
         for (const name of data.unsubscribed_from || []) {
             this._streams.delete(name);
+            this._joined.delete(name);
         }
         this.channelsChangedCallback(this.channels);
         this.unsubscribeCallback(request, data);
@@ -1137,6 +1153,26 @@ export class ChannelStreamConnection {
             fresh.push(message);
         }
         this.listenMessageCallback(fresh);
+    }
+
+    /**
+     * Keeps where each channel of a connect or subscribe answer stood (its `epoch` and
+     * `offset` in channels_info), for channels this page knows no position on yet; the
+     * earliest is kept, as the page has received nothing there since.
+     */
+    _rememberJoined(data) {
+        const info = data && data.channels_info && data.channels_info.channels;
+        if (!info || typeof info !== 'object') {
+            return;
+        }
+        for (const [name, channel] of Object.entries(info)) {
+            if (
+                channel && typeof channel.offset === 'number' && typeof channel.epoch === 'string'
+                && !this._streams.has(name) && !this._joined.has(name)
+            ) {
+                this._joined.set(name, {epoch: channel.epoch, offset: channel.offset});
+            }
+        }
     }
 
     /** Records the stream position of `message`; true when it was already delivered. */
