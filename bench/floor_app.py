@@ -6,9 +6,10 @@
 ``Configurator`` with exactly the calls ``bench/loadgen/loadgen.js`` makes in its
 "channelstream" protocol:
 
-- ``POST /connect`` ``{"username", "channels"}``: the body read through WebOb and decoded
-  with orjson, a uuid4 made and remembered with its channels; answers
-  ``{"conn_id", "username", "channels"}`` (loadgen reads ``conn_id`` only).
+- ``POST /connect`` ``{"username", "channels"}``: the body read from ``wsgi.input`` in one
+  read (as channelstream reads it) and decoded with orjson, a uuid4 made and remembered
+  with its channels; answers ``{"conn_id", "username", "channels"}`` (loadgen reads
+  ``conn_id`` only).
 - ``GET /ws?conn_id=...``: a Pyramid view checks the upgrade headers (Upgrade, version 13,
   a 16-byte base64 key) and the conn_id, then upgrades through our server's hook
   (``environ[UPGRADE_KEY](make_session, run)``, as ``ClientViews.websocket`` does). ``run``
@@ -33,6 +34,9 @@ no pong, no close handshake); heartbeats and ping timeouts; limits (connections,
 frame rates); metrics, access log, webhooks, Redis. No /info, /admin or other route
 either: loadgen does not call them in the scenarios the floor runs (``idle_10k``,
 ``channels_1000``, ``fanout_*``).
+
+``--bare-wsgi`` serves the same calls with a plain WSGI function instead of Pyramid (a
+comparison of Pyramid's share, not used by ``bench/run.py``).
 """
 
 from gevent import monkey
@@ -46,6 +50,7 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import uuid  # noqa: E402
 from typing import Any  # noqa: E402
+from urllib.parse import parse_qs  # noqa: E402
 
 import gevent  # noqa: E402
 import orjson  # noqa: E402
@@ -78,20 +83,23 @@ def text_frame(payload: bytes) -> bytes:
     return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
 
 
-def connect(request: Any) -> Response:
-    body = orjson.loads(request.body)
+# -- the work, shared by the Pyramid views and the bare WSGI application (--bare-wsgi)
+
+
+def do_connect(raw: bytes) -> bytes:
+    body = orjson.loads(raw)
     channels = body.get("channels") or []
     conn_id = str(uuid.uuid4())
     CONNECTIONS[conn_id] = channels
-    return json_answer(
-        orjson.dumps({"conn_id": conn_id, "username": body.get("username"), "channels": channels})
+    return orjson.dumps(
+        {"conn_id": conn_id, "username": body.get("username"), "channels": channels}
     )
 
 
-def message(request: Any) -> Response:
-    items = orjson.loads(request.body)
+def do_message(raw: bytes) -> tuple[int, bytes]:
+    items = orjson.loads(raw)
     if not isinstance(items, list):
-        return json_answer(b'{"request": "a list of messages"}', 400)
+        return 400, b'{"request": "a list of messages"}'
     bodies = []
     for item in items:
         channel = item.get("channel")
@@ -112,7 +120,7 @@ def message(request: Any) -> Response:
                     sock.sendall(frame)
                 except OSError:
                     socks.discard(sock)
-    return json_answer(b"[" + b",".join(bodies) + b"]")
+    return 200, b"[" + b",".join(bodies) + b"]"
 
 
 class Session:
@@ -146,28 +154,51 @@ def serve_socket(session: Session) -> None:
         sock.close()
 
 
-def websocket(request: Any) -> Response:
-    environ = request.environ
+def do_upgrade(environ: dict[str, Any], conn_id: str) -> tuple[int, bytes] | None:
+    """Check the handshake and hand the socket over; None once upgraded, else the error."""
     if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
-        return json_answer(b'{"request": "expected a WebSocket upgrade"}', 400)
+        return 400, b'{"request": "expected a WebSocket upgrade"}'
     if environ.get("HTTP_SEC_WEBSOCKET_VERSION") != "13":
-        return json_answer(b'{"request": "Sec-WebSocket-Version: 13"}', 426)
+        return 426, b'{"request": "Sec-WebSocket-Version: 13"}'
     key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
     try:
         valid_key = len(base64.b64decode(key, validate=True)) == 16
     except (binascii.Error, ValueError):
         valid_key = False
     if not valid_key:
-        return json_answer(b'{"request": "bad Sec-WebSocket-Key"}', 400)
-    conn_id = request.GET.get("conn_id", "")
+        return 400, b'{"request": "bad Sec-WebSocket-Key"}'
     if conn_id not in CONNECTIONS:
-        return json_answer(b'{"conn_id": "unknown connection"}', 400)
-    upgrade = environ[UPGRADE_KEY]
+        return 400, b'{"conn_id": "unknown connection"}'
 
     def make_session(sock: Any, leftover: bytes) -> Session:
         return Session(sock, conn_id)  # leftover: the client's first frames, dropped
 
-    upgrade(make_session, serve_socket)
+    environ[UPGRADE_KEY](make_session, serve_socket)
+    return None
+
+
+# -- Pyramid's views
+
+
+def body_of(environ: dict[str, Any]) -> bytes:
+    """One read of the raw input, as channelstream's request_body does (WebOb's
+    request.body would wrap it in two more readers and copy it)."""
+    return environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+
+
+def connect(request: Any) -> Response:
+    return json_answer(do_connect(body_of(request.environ)))
+
+
+def message(request: Any) -> Response:
+    status, body = do_message(body_of(request.environ))
+    return json_answer(body, status)
+
+
+def websocket(request: Any) -> Response:
+    error = do_upgrade(request.environ, request.GET.get("conn_id", ""))
+    if error is not None:
+        return json_answer(error[1], error[0])
     return Response(status=101)
 
 
@@ -182,12 +213,44 @@ def make_app() -> Any:
     return config.make_wsgi_app()
 
 
+# -- --bare-wsgi: the same calls without Pyramid (a dict lookup on method and path), to tell
+# what Pyramid's share of the floor is
+
+STATUS = {200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found", 426: "426 Upgrade Required"}
+
+
+def bare_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+    if method == "POST" and path in ("/message", "/connect"):
+        raw = body_of(environ)
+        status, body = do_message(raw) if path == "/message" else (200, do_connect(raw))
+    elif method == "GET" and path == "/ws":
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        error = do_upgrade(environ, (query.get("conn_id") or [""])[0])
+        if error is None:
+            start_response("101 Switching Protocols", [])
+            return []
+        status, body = error
+    else:
+        status, body = 404, b'{"request": "not found"}'
+    start_response(
+        STATUS[status],
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument(
+        "--bare-wsgi",
+        action="store_true",
+        help="serve the same calls without Pyramid: a plain WSGI function (for comparison)",
+    )
     args = ap.parse_args()
-    app = make_app()
+    app = bare_app if args.bare_wsgi else make_app()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((args.host, args.port))
