@@ -211,9 +211,11 @@ LABEL = {
     "soketi": "Soketi 1.6.1",
     "mock": "mock server (Node)",
     "floor": "floor: our HTTP server + Pyramid, no channelstream",
+    "floor_bare": "floor without Pyramid: our HTTP server + a plain WSGI function",
 }
 # The floor (bench/floor_app.py, only with --servers ...,floor): what our HTTP server, Pyramid
-# and gevent cost before channelstream does any work of its own, on these scenarios only.
+# and gevent cost before channelstream does any work of its own, on these scenarios only;
+# floor_bare is the same without Pyramid (floor_app.py --bare-wsgi).
 FLOOR_SCENARIOS = ("idle_10k", "channels_1000", "fanout_max")
 FLOOR_MD = BENCH / "floor.md"
 
@@ -383,9 +385,12 @@ class Server:
                 }
             )
             return ["node", str(SOKETI_BIN), "start"], env
-        if self.which == "floor":
+        if self.which in ("floor", "floor_bare"):
             cmd = [str(REPO / ".venv" / "bin" / "python"), str(BENCH / "floor_app.py")]
-            return [*cmd, "--port", str(self.port)], dict(os.environ)
+            cmd += ["--port", str(self.port)]
+            if self.which == "floor_bare":
+                cmd.append("--bare-wsgi")
+            return cmd, dict(os.environ)
         if self.which == "new":
             env = dict(os.environ)
             env.update(
@@ -1028,7 +1033,7 @@ def run_notes(results):
     """Invalid runs, and how busy the cores were with other work during each run."""
     invalid, busy = [], []
     for scen, by_server in results.items():
-        for which in (*SERVERS, "floor"):
+        for which in (*SERVERS, "floor", "floor_bare"):
             for i, r in enumerate(by_server.get(which, [])):
                 why = invalid_reason(r)
                 if why:
@@ -1217,34 +1222,34 @@ FLOOR_METRICS = [
 
 
 def floor_summary(results):
-    """The floor's rows: its figures, channelstream's and Soketi's from the same run (medians
-    over the valid rounds), and the per-round figures of the CPU-per-operation metrics."""
+    """The floor's rows: its figures (and the bare WSGI variant's, when it ran),
+    channelstream's and Soketi's from the same run (medians over the valid rounds), and the
+    per-round figures of the CPU-per-operation metrics."""
     rows = []
     for scen, label, path, unit, target in FLOOR_METRICS:
         runs = results.get(scen, {})
-        if not runs.get("floor"):
+        if not runs.get("floor") and not runs.get("floor_bare"):
             continue
         fig, rounds = {}, {}
-        for w in ("floor", "new", "soketi"):
+        for w in FLOOR_COLUMNS:
             valid = [r for r in runs.get(w, []) if not invalid_reason(r)]
             v = med(valid, *path)
             fig[w] = v * 100 if unit == "%" and v is not None else v
             rounds[w] = [None if invalid_reason(r) else med([r], *path) for r in runs.get(w, [])]
 
-        def ratio(a, b):
-            return a / b if a is not None and b else None
+        def ratio(a, b, unit=unit):
+            return a / b if a is not None and b and unit == "us" else None
 
         rows.append(
             {
                 "scenario": scen,
                 "metric": label,
                 "unit": unit,
-                "floor": fig["floor"],
-                "new": fig["new"],
-                "soketi": fig["soketi"],
-                "floor_soketi": ratio(fig["floor"], fig["soketi"]) if unit == "us" else None,
-                "new_soketi": ratio(fig["new"], fig["soketi"]) if unit == "us" else None,
-                "new_floor": ratio(fig["new"], fig["floor"]) if unit == "us" else None,
+                **fig,
+                "floor_soketi": ratio(fig["floor"], fig["soketi"]),
+                "floor_bare_soketi": ratio(fig["floor_bare"], fig["soketi"]),
+                "new_soketi": ratio(fig["new"], fig["soketi"]),
+                "new_floor": ratio(fig["new"], fig["floor"]),
                 "target": target,
                 "rounds": rounds if unit == "us" else None,
             }
@@ -1252,20 +1257,35 @@ def floor_summary(results):
     return rows
 
 
+# the floor table's figure columns, and its ratio columns
+FLOOR_COLUMNS = ("floor", "floor_bare", "new", "soketi")
+FLOOR_HEADS = {
+    "floor": "floor",
+    "floor_bare": "floor without Pyramid",
+    "new": "channelstream",
+    "soketi": "Soketi 1.6.1",
+}
+FLOOR_RATIOS = {
+    "floor_soketi": "floor / Soketi",
+    "floor_bare_soketi": "no Pyramid / Soketi",
+    "new_soketi": "new / Soketi",
+    "new_floor": "new / floor",
+}
+
+
 def floor_table(rows):
+    # the columns of servers that ran (the bare WSGI variant only when selected)
+    ran = [w for w in FLOOR_COLUMNS if any(r[w] is not None for r in rows)]
+    ratios = [k for k in FLOOR_RATIOS if any(r[k] is not None for r in rows)]
+    heads = [FLOOR_HEADS[w] for w in ran] + [FLOOR_RATIOS[k] for k in ratios]
     out = [
-        "| scenario | metric | floor | channelstream | Soketi 1.6.1 | floor / Soketi "
-        "| new / Soketi | new / floor | target for new |",
-        "| --- | --- | --: | --: | --: | --: | --: | --: | --- |",
+        "| scenario | metric | " + " | ".join(heads) + " | target for new |",
+        "| --- | --- | " + " | ".join("--:" for _ in heads) + " | --- |",
     ]
     for r in rows:
         target = f"<= {r['target']}x Soketi" if r["target"] else "-"
-        out.append(
-            f"| {r['scenario']} | {r['metric']} | {fmt(r['floor'], r['unit'])} | "
-            f"{fmt(r['new'], r['unit'])} | {fmt(r['soketi'], r['unit'])} | "
-            f"{fmt_ratio(r['floor_soketi'])} | {fmt_ratio(r['new_soketi'])} | "
-            f"{fmt_ratio(r['new_floor'])} | {target} |"
-        )
+        cells = [fmt(r[w], r["unit"]) for w in ran] + [fmt_ratio(r[k]) for k in ratios]
+        out.append(f"| {r['scenario']} | {r['metric']} | " + " | ".join(cells) + f" | {target} |")
     return "\n".join(out)
 
 
@@ -1276,9 +1296,11 @@ def floor_rounds(rows):
         if not r["rounds"]:
             continue
         parts = []
-        for w, name in (("floor", "floor"), ("new", "channelstream"), ("soketi", "Soketi")):
-            vals = ", ".join("invalid" if v is None else fmt(v) for v in r["rounds"][w]) or "-"
-            parts.append(f"{name} {vals}")
+        for w in FLOOR_COLUMNS:
+            if not r["rounds"][w]:
+                continue
+            vals = ", ".join("invalid" if v is None else fmt(v) for v in r["rounds"][w])
+            parts.append(f"{FLOOR_HEADS[w]} {vals}")
         out.append(f"- {r['scenario']}, {r['metric']} (us), by round: " + "; ".join(parts))
     return out
 
@@ -1297,8 +1319,17 @@ def write_floor_md(report, rows, path):
         "uuids, send queues, heartbeats, limits or metrics: its docstring lists them). Its "
         "server CPU per operation is a lower bound for anything built on this stack while "
         "Pyramid answers every call. Measured side by side with channelstream and Soketi in "
-        "one run:",
+        "one run.",
         "",
+    ]
+    if any(r.get("floor_bare") is not None for r in rows):
+        lines += [
+            "*Floor without Pyramid* (`floor_bare`, `bench/floor_app.py --bare-wsgi`): the same "
+            "calls and the same work answered by a plain WSGI function on the same server, so "
+            "that the floor minus it is what Pyramid costs.",
+            "",
+        ]
+    lines += [
         f"- **Command:** `{report['command']}`",
         f"- **Date:** {report['date']}; channelstream at commit `{m.get('commit')}`"
         f"{' plus uncommitted changes' if m.get('server_tree_dirty') else ''}; "
@@ -1324,8 +1355,8 @@ def main():
         "--servers",
         default="new,071,soketi",
         help="new,071,soketi (default all; Soketi only runs the scenarios it shares); add "
-        "floor for bench/floor_app.py (our HTTP server + Pyramid alone) on "
-        + ", ".join(FLOOR_SCENARIOS),
+        "floor for bench/floor_app.py (our HTTP server + Pyramid alone) and floor_bare for "
+        "the same without Pyramid, on " + ", ".join(FLOOR_SCENARIOS),
     )
     ap.add_argument("--quick", action="store_true", help="scaled-down smoke run")
     ap.add_argument(
@@ -1438,13 +1469,14 @@ def main():
             params.update(scen.get("quick", {}))
         params.setdefault("timeLimit", 120)
         results[scen["name"]] = {w: [] for w in SERVERS}
-        if "floor" in servers and scen["name"] in FLOOR_SCENARIOS:
-            results[scen["name"]]["floor"] = []
+        for w in ("floor", "floor_bare"):
+            if w in servers and scen["name"] in FLOOR_SCENARIOS:
+                results[scen["name"]][w] = []
         here = [
             w
             for w in servers
             if (w != "soketi" or scen.get("soketi"))
-            and (w != "floor" or scen["name"] in FLOOR_SCENARIOS)
+            and (w not in ("floor", "floor_bare") or scen["name"] in FLOOR_SCENARIOS)
         ]
         for rnd in range(args.rounds):
             # the order turns from one round (and scenario) to the next
