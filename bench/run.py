@@ -210,7 +210,14 @@ LABEL = {
     "071": "Channelstream 0.7.1",
     "soketi": "Soketi 1.6.1",
     "mock": "mock server (Node)",
+    "floor": "floor: our HTTP server + Pyramid, no channelstream",
+    "floor_bare": "floor without Pyramid: our HTTP server + a plain WSGI function",
 }
+# The floor (bench/floor_app.py, only with --servers ...,floor): what our HTTP server, Pyramid
+# and gevent cost before channelstream does any work of its own, on these scenarios only;
+# floor_bare is the same without Pyramid (floor_app.py --bare-wsgi).
+FLOOR_SCENARIOS = ("idle_10k", "channels_1000", "fanout_max")
+FLOOR_MD = BENCH / "floor.md"
 
 
 def log(*a):
@@ -378,6 +385,12 @@ class Server:
                 }
             )
             return ["node", str(SOKETI_BIN), "start"], env
+        if self.which in ("floor", "floor_bare"):
+            cmd = [str(REPO / ".venv" / "bin" / "python"), str(BENCH / "floor_app.py")]
+            cmd += ["--port", str(self.port)]
+            if self.which == "floor_bare":
+                cmd.append("--bare-wsgi")
+            return cmd, dict(os.environ)
         if self.which == "new":
             env = dict(os.environ)
             env.update(
@@ -1020,7 +1033,7 @@ def run_notes(results):
     """Invalid runs, and how busy the cores were with other work during each run."""
     invalid, busy = [], []
     for scen, by_server in results.items():
-        for which in SERVERS:
+        for which in (*SERVERS, "floor", "floor_bare"):
             for i, r in enumerate(by_server.get(which, [])):
                 why = invalid_reason(r)
                 if why:
@@ -1172,6 +1185,162 @@ def write_benchmarks_md(report, rows, path):
     if breakdown.exists():
         # where one connect and one POST /message spend their time (bench/breakdown.py)
         lines += [breakdown.read_text()]
+    if FLOOR_MD.exists():
+        # the floor: our HTTP server + Pyramid alone, side by side with Soketi (its own run)
+        lines += [FLOOR_MD.read_text()]
+    path.write_text("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# the floor (bench/floor_app.py): server CPU per operation of the stack alone
+
+# (scenario, label, path in a run's result, unit, target of channelstream against Soketi)
+FLOOR_METRICS = [
+    (
+        "idle_10k",
+        "server CPU per client brought online",
+        ("connect_server_cpu_us_per_connect",),
+        "us",
+        1.5,
+    ),
+    ("idle_10k", "connects/s", ("connects_per_s",), "", None),
+    ("idle_10k", "server CPU use while connecting", ("connect_server_cpu_util",), "%", None),
+    ("idle_10k", "RSS per connection", ("rss_kib_per_conn",), "KiB", None),
+    (
+        "idle_10k",
+        "idle server CPU, clients sending heartbeats every 10 s",
+        ("idle_with_client_heartbeats_server_cpu_util",),
+        "%",
+        None,
+    ),
+    ("channels_1000", "server CPU per message", ("server_cpu_us_per_delivery",), "us", 1.0),
+    ("channels_1000", "delivered msgs/s", ("delivered_per_s",), "", None),
+    ("channels_1000", "server CPU use (% of its core)", ("server_cpu_util",), "%", None),
+    ("fanout_max", "server CPU per delivery", ("server_cpu_us_per_delivery",), "us", 0.15),
+    ("fanout_max", "delivered msgs/s", ("delivered_per_s",), "", None),
+]
+
+
+def floor_summary(results):
+    """The floor's rows: its figures (and the bare WSGI variant's, when it ran),
+    channelstream's and Soketi's from the same run (medians over the valid rounds), and the
+    per-round figures of the CPU-per-operation metrics."""
+    rows = []
+    for scen, label, path, unit, target in FLOOR_METRICS:
+        runs = results.get(scen, {})
+        if not runs.get("floor") and not runs.get("floor_bare"):
+            continue
+        fig, rounds = {}, {}
+        for w in FLOOR_COLUMNS:
+            valid = [r for r in runs.get(w, []) if not invalid_reason(r)]
+            v = med(valid, *path)
+            fig[w] = v * 100 if unit == "%" and v is not None else v
+            rounds[w] = [None if invalid_reason(r) else med([r], *path) for r in runs.get(w, [])]
+
+        def ratio(a, b, unit=unit):
+            return a / b if a is not None and b and unit == "us" else None
+
+        rows.append(
+            {
+                "scenario": scen,
+                "metric": label,
+                "unit": unit,
+                **fig,
+                "floor_soketi": ratio(fig["floor"], fig["soketi"]),
+                "floor_bare_soketi": ratio(fig["floor_bare"], fig["soketi"]),
+                "new_soketi": ratio(fig["new"], fig["soketi"]),
+                "new_floor": ratio(fig["new"], fig["floor"]),
+                "target": target,
+                "rounds": rounds if unit == "us" else None,
+            }
+        )
+    return rows
+
+
+# the floor table's figure columns, and its ratio columns
+FLOOR_COLUMNS = ("floor", "floor_bare", "new", "soketi")
+FLOOR_HEADS = {
+    "floor": "floor",
+    "floor_bare": "floor without Pyramid",
+    "new": "channelstream",
+    "soketi": "Soketi 1.6.1",
+}
+FLOOR_RATIOS = {
+    "floor_soketi": "floor / Soketi",
+    "floor_bare_soketi": "no Pyramid / Soketi",
+    "new_soketi": "new / Soketi",
+    "new_floor": "new / floor",
+}
+
+
+def floor_table(rows):
+    # the columns of servers that ran (the bare WSGI variant only when selected)
+    ran = [w for w in FLOOR_COLUMNS if any(r[w] is not None for r in rows)]
+    ratios = [k for k in FLOOR_RATIOS if any(r[k] is not None for r in rows)]
+    heads = [FLOOR_HEADS[w] for w in ran] + [FLOOR_RATIOS[k] for k in ratios]
+    out = [
+        "| scenario | metric | " + " | ".join(heads) + " | target for new |",
+        "| --- | --- | " + " | ".join("--:" for _ in heads) + " | --- |",
+    ]
+    for r in rows:
+        target = f"<= {r['target']}x Soketi" if r["target"] else "-"
+        cells = [fmt(r[w], r["unit"]) for w in ran] + [fmt_ratio(r[k]) for k in ratios]
+        out.append(f"| {r['scenario']} | {r['metric']} | " + " | ".join(cells) + f" | {target} |")
+    return "\n".join(out)
+
+
+def floor_rounds(rows):
+    """One line per CPU-per-operation metric: every round's figure, per server."""
+    out = []
+    for r in rows:
+        if not r["rounds"]:
+            continue
+        parts = []
+        for w in FLOOR_COLUMNS:
+            if not r["rounds"][w]:
+                continue
+            vals = ", ".join("invalid" if v is None else fmt(v) for v in r["rounds"][w])
+            parts.append(f"{FLOOR_HEADS[w]} {vals}")
+        out.append(f"- {r['scenario']}, {r['metric']} (us), by round: " + "; ".join(parts))
+    return out
+
+
+def write_floor_md(report, rows, path):
+    m = report["machine"]
+    lines = [
+        "## The floor: our HTTP server + Pyramid, no channelstream",
+        "",
+        "`bench/floor_app.py` answers the load generator's calls (`POST /connect`, whose "
+        "signature it does not check, "
+        "`GET /ws` upgraded through our server's hook, `POST /message` sending one frame per "
+        "message to each subscriber's socket) with `channelstream.http_server`'s "
+        "`ChannelstreamServer`, a bare Pyramid `Configurator` and gevent, and nothing of "
+        "channelstream's own work (no signature check, schemas, users, presence, history, "
+        "uuids, send queues, heartbeats, limits or metrics: its docstring lists them). Its "
+        "server CPU per operation is a lower bound for anything built on this stack while "
+        "Pyramid answers every call. Measured side by side with channelstream and Soketi in "
+        "one run.",
+        "",
+    ]
+    if any(r.get("floor_bare") is not None for r in rows):
+        lines += [
+            "*Floor without Pyramid* (`floor_bare`, `bench/floor_app.py --bare-wsgi`): the same "
+            "calls and the same work answered by a plain WSGI function on the same server, so "
+            "that the floor minus it is what Pyramid costs.",
+            "",
+        ]
+    lines += [
+        f"- **Command:** `{report['command']}`",
+        f"- **Date:** {report['date']}; channelstream at commit `{m.get('commit')}`"
+        f"{' plus uncommitted changes' if m.get('server_tree_dirty') else ''}; "
+        f"rounds: {report['rounds']}, medians over the valid ones; raw figures in "
+        f"`{report['results_file']}`.",
+        "",
+    ]
+    if report.get("quick"):
+        lines += ["**A `--quick` smoke run with scaled-down scenarios: not the real figures.**", ""]
+    lines += [floor_table(rows), ""]
+    lines += [*floor_rounds(rows), ""]
     path.write_text("\n".join(lines))
 
 
@@ -1185,7 +1354,9 @@ def main():
     ap.add_argument(
         "--servers",
         default="new,071,soketi",
-        help="new,071,soketi (default all; Soketi only runs the scenarios it shares)",
+        help="new,071,soketi (default all; Soketi only runs the scenarios it shares); add "
+        "floor for bench/floor_app.py (our HTTP server + Pyramid alone) and floor_bare for "
+        "the same without Pyramid, on " + ", ".join(FLOOR_SCENARIOS),
     )
     ap.add_argument("--quick", action="store_true", help="scaled-down smoke run")
     ap.add_argument(
@@ -1231,6 +1402,11 @@ def main():
         rows = summarize(report["runs"])
         report["summary"] = rows
         print(table(rows))
+        floor = floor_summary(report["runs"])
+        if floor:
+            print("\nThe floor (our HTTP server + Pyramid, no channelstream):\n")
+            print(floor_table(floor))
+            print("\n".join(floor_rounds(floor)))
         if not args.no_md:
             write_benchmarks_md(report, rows, REPO / "BENCHMARKS.md")
             print("table written to BENCHMARKS.md")
@@ -1293,7 +1469,15 @@ def main():
             params.update(scen.get("quick", {}))
         params.setdefault("timeLimit", 120)
         results[scen["name"]] = {w: [] for w in SERVERS}
-        here = [w for w in servers if w != "soketi" or scen.get("soketi")]
+        for w in ("floor", "floor_bare"):
+            if w in servers and scen["name"] in FLOOR_SCENARIOS:
+                results[scen["name"]][w] = []
+        here = [
+            w
+            for w in servers
+            if (w != "soketi" or scen.get("soketi"))
+            and (w not in ("floor", "floor_bare") or scen["name"] in FLOOR_SCENARIOS)
+        ]
         for rnd in range(args.rounds):
             # the order turns from one round (and scenario) to the next
             k = (rnd + si) % len(here)
@@ -1349,12 +1533,21 @@ def main():
         "nice": args.nice,
         "runs": results,
     }
+    floor = floor_summary(results)
+    if floor:
+        report["floor_summary"] = floor
     out = RESULTS / f"{stamp}.json"
     report["results_file"] = str(out.relative_to(REPO))
     text = json.dumps(report, indent=1, default=str)
     out.write_text(text)
     (RESULTS / "latest.json").write_text(text)
     print(table(rows))
+    if floor:
+        print("\nThe floor (our HTTP server + Pyramid, no channelstream):\n")
+        print(floor_table(floor))
+        print("\n".join(floor_rounds(floor)))
+        write_floor_md(report, floor, FLOOR_MD)
+        print(f"floor table written to {FLOOR_MD.relative_to(REPO)}")
     for line in run_notes(results)[0]:
         print("invalid:", line)
     print(f"\nresults: {out.relative_to(REPO)} (took {took:.0f} s)")
