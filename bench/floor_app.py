@@ -35,8 +35,8 @@ frame rates); metrics, access log, webhooks, Redis. No /info, /admin or other ro
 either: loadgen does not call them in the scenarios the floor runs (``idle_10k``,
 ``channels_1000``, ``fanout_*``).
 
-``--bare-wsgi`` serves the same calls with a plain WSGI function instead of Pyramid (a
-comparison of Pyramid's share, not used by ``bench/run.py``).
+``--bare-wsgi`` serves the same calls with a plain WSGI function instead of Pyramid, to
+tell Pyramid's share (``bench/run.py --servers ...,floor_bare``).
 """
 
 from gevent import monkey
