@@ -98,6 +98,14 @@ def test_the_server_samples_trends_by_itself(
 ) -> None:
     server.connect("watcher", ["trend-room"])
     conn_id = server.connect("listener", ["trend-room"])
+    # A node's first sample only sets where its counters stand: what was sent before it is
+    # in no rate. On a fast machine this module's tests got here within the node's first
+    # second, so the deliveries below came before that first sample and every rate was 0.
+    wait_until(
+        lambda: json.loads(get(admin, server, "/admin/summary.json"))["trends"]["end"],
+        timeout=10,
+        what="the node's first trend sample",
+    )
     client = WSClient(server.ws_url, conn_id)
     try:
         for n in range(30):
