@@ -44,10 +44,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
-import base64  # noqa: E402
-import binascii  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import uuid  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import parse_qs  # noqa: E402
@@ -59,8 +56,9 @@ from pyramid.response import Response  # noqa: E402
 
 from channelstream.http_request import HttpLimits  # noqa: E402
 from channelstream.http_server import ChannelstreamServer  # noqa: E402
-from channelstream.realtime.websocket import UPGRADE_KEY  # noqa: E402
-from channelstream.server import tune_garbage_collector  # noqa: E402
+from channelstream.realtime.frames import array_frame  # noqa: E402
+from channelstream.realtime.websocket import UPGRADE_KEY, valid_handshake_key  # noqa: E402
+from channelstream.server import make_listener, tune_garbage_collector  # noqa: E402
 
 READ_SIZE = 65536
 
@@ -71,16 +69,6 @@ SUBSCRIBERS: dict[str, set[Any]] = {}
 
 def json_answer(body: bytes, status: int = 200) -> Response:
     return Response(body=body, status=status, content_type="application/json", charset=None)
-
-
-def text_frame(payload: bytes) -> bytes:
-    """An unmasked, final WebSocket text frame."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 1 << 16:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
 
 
 # -- the work, shared by the Pyramid views and the bare WSGI application (--bare-wsgi)
@@ -114,7 +102,7 @@ def do_message(raw: bytes) -> tuple[int, bytes]:
         bodies.append(body)
         socks = SUBSCRIBERS.get(channel)
         if socks:
-            frame = text_frame(b"[" + body + b"]")
+            frame = array_frame(body)  # the frame [<body>]
             for sock in list(socks):
                 try:
                     sock.sendall(frame)
@@ -160,12 +148,7 @@ def do_upgrade(environ: dict[str, Any], conn_id: str) -> tuple[int, bytes] | Non
         return 400, b'{"request": "expected a WebSocket upgrade"}'
     if environ.get("HTTP_SEC_WEBSOCKET_VERSION") != "13":
         return 426, b'{"request": "Sec-WebSocket-Version: 13"}'
-    key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
-    try:
-        valid_key = len(base64.b64decode(key, validate=True)) == 16
-    except (binascii.Error, ValueError):
-        valid_key = False
-    if not valid_key:
+    if not valid_handshake_key(environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()):
         return 400, b'{"request": "bad Sec-WebSocket-Key"}'
     if conn_id not in CONNECTIONS:
         return 400, b'{"conn_id": "unknown connection"}'
@@ -251,11 +234,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     app = bare_app if args.bare_wsgi else make_app()
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, args.port))
-    listener.listen(2048)
-    listener.setblocking(False)
+    listener = make_listener(args.host, args.port, 2048, False)
     tune_garbage_collector()  # channelstream.server's thresholds, and gc.freeze()
     server = ChannelstreamServer(listener, app, http_limits=HttpLimits())
     gevent.signal_handler(signal.SIGTERM, lambda: gevent.spawn(server.stop, timeout=1))

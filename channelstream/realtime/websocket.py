@@ -11,6 +11,8 @@ session ends.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -53,6 +55,7 @@ __all__ = [
     "CLOSE_TRY_AGAIN",
     "UPGRADE_KEY",
     "WebSocketSession",
+    "valid_handshake_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,14 @@ READ_SIZE = 65536
 # The WSGI environ key under which channelstream's server handler offers the /ws view the
 # upgrade: a callable that hands the socket over after the 101.
 UPGRADE_KEY = "channelstream.websocket.upgrade"
+
+
+def valid_handshake_key(key: str) -> bool:
+    """A client's ``Sec-WebSocket-Key``: 16 bytes in base64 (RFC 6455, section 4.1)."""
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False
 
 
 class WebSocketSession(FrameSender):

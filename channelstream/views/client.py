@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
 import uuid
@@ -22,6 +20,7 @@ from channelstream.realtime.websocket import (
     CLOSE_TRY_AGAIN,
     UPGRADE_KEY,
     WebSocketSession,
+    valid_handshake_key,
 )
 from channelstream.runtime import runtime_of
 from channelstream.schemas import responses
@@ -83,12 +82,7 @@ class ClientViews:
             raise RequestError.with_status(426, {"Sec-WebSocket-Version": ["Required: 13."]})
         if version != "13":
             raise BadRequest({"Sec-WebSocket-Version": ["Only version 13 is supported."]})
-        key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
-        try:
-            valid_key = len(base64.b64decode(key, validate=True)) == 16
-        except (binascii.Error, ValueError):
-            valid_key = False
-        if not valid_key:
+        if not valid_handshake_key(environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()):
             raise BadRequest({"Sec-WebSocket-Key": ["Not a valid WebSocket key."]})
         conn_id = _conn_id(request)
         resume = attaching.parse_resume(request.GET.get("resume"))

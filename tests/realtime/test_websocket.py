@@ -24,8 +24,16 @@ from channelstream.realtime.websocket import (
     CLOSE_SLOW_CONSUMER,
     CLOSE_TOO_BIG,
     WebSocketSession,
+    valid_handshake_key,
 )
 from tests.support.fake_socket import FakeSocket, batch, drain, frames, session
+
+
+# -- the handshake -------------------------------------------------------------------------
+def test_a_handshake_key_is_sixteen_bytes_of_base64() -> None:
+    assert valid_handshake_key("dGhlIHNhbXBsZSBub25jZQ==")  # RFC 6455's example
+    for key in ("", "not base64!", "dGhlIHNhbXBsZQ==", "dGhlIHNhbXBsZSBub25jZQ"):
+        assert not valid_handshake_key(key), key
 
 
 # -- heartbeats ----------------------------------------------------------------------------
