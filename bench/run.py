@@ -1370,7 +1370,9 @@ def main():
         default=[],
         help="extra KEY=VALUE for channelstream's environment (repeatable)",
     )
-    ap.add_argument("--no-md", action="store_true", help="do not rewrite BENCHMARKS.md")
+    ap.add_argument(
+        "--no-md", action="store_true", help="do not rewrite BENCHMARKS.md (nor bench/floor.md)"
+    )
     ap.add_argument(
         "--no-calibrate",
         action="store_true",
@@ -1408,6 +1410,8 @@ def main():
             print(floor_table(floor))
             print("\n".join(floor_rounds(floor)))
         if not args.no_md:
+            if floor:
+                write_floor_md(report, floor, FLOOR_MD)
             write_benchmarks_md(report, rows, REPO / "BENCHMARKS.md")
             print("table written to BENCHMARKS.md")
         return
@@ -1546,8 +1550,9 @@ def main():
         print("\nThe floor (our HTTP server + Pyramid, no channelstream):\n")
         print(floor_table(floor))
         print("\n".join(floor_rounds(floor)))
-        write_floor_md(report, floor, FLOOR_MD)
-        print(f"floor table written to {FLOOR_MD.relative_to(REPO)}")
+        if not args.no_md:
+            write_floor_md(report, floor, FLOOR_MD)
+            print(f"floor table written to {FLOOR_MD.relative_to(REPO)}")
     for line in run_notes(results)[0]:
         print("invalid:", line)
     print(f"\nresults: {out.relative_to(REPO)} (took {took:.0f} s)")
